@@ -1,0 +1,133 @@
+"""Hearth's runtime: Erlang/OTP's processes and behaviours on asyncio.
+
+Layout. ``_kernel`` is the low level: pids, mailboxes, exit signals, links, monitors,
+registered names and the coroutine processes of ``spawn``. On top of it, one module per
+behaviour or tool: ``gen_server``, ``supervisor``, ``dynamic_supervisor``,
+``task_supervisor``, ``registry``, ``pubsub``, ``timers``, ``dirty`` (pykka threads for
+blocking work), ``introspection`` and ``node`` (running a tree as a program). ``errors``
+holds the few exceptions the runtime raises. Import from ``otp``, not from the modules: this
+list is the public surface, and a test keeps it honest.
+
+Exit reasons are plain values: ``"normal"``, ``"shutdown"``, ``("shutdown", detail)``,
+``"kill"`` (as a signal; the victim exits ``"killed"``), ``"noproc"``, or the exception that
+crashed the process.
+"""
+
+from ._kernel import (
+    Down,
+    Exit,
+    From,
+    Pid,
+    Ref,
+    demonitor,
+    exit,
+    exit_self,
+    is_alive,
+    is_normal_exit,
+    link,
+    monitor,
+    process_count,
+    processes,
+    receive,
+    register,
+    registered,
+    self,
+    send,
+    spawn,
+    spawn_link,
+    trap_exit,
+    unlink,
+    unregister,
+    whereis,
+)
+from .dirty import DirtyWorker, PykkaChild, dirty_pool_spec, run_dirty
+from .dynamic_supervisor import DynamicSupervisor
+from .errors import (
+    AlreadyRegistered,
+    AlreadyStarted,
+    CallError,
+    CallTimeout,
+    ChildError,
+    NoProcess,
+    OtpError,
+    ProcessExited,
+    StartError,
+)
+from .gen_server import GenServer, Ignore, NoReply, Ok, Reply, Stop, call, cast, reply
+from .introspection import process_info, supervision_tree
+from .node import node_info, run_node, serve_node
+from .pubsub import Adapter, LocalAdapter, PubSub
+from .registry import Registry, Via
+from .supervisor import ChildInfo, ChildSpec, Supervisor
+from .task_supervisor import Task, TaskReply, TaskSupervisor
+from .timers import TimerRef, cancel_timer, send_after
+
+__all__ = [
+    "Adapter",
+    "AlreadyRegistered",
+    "AlreadyStarted",
+    "CallError",
+    "CallTimeout",
+    "ChildError",
+    "ChildInfo",
+    "ChildSpec",
+    "DirtyWorker",
+    "Down",
+    "DynamicSupervisor",
+    "Exit",
+    "From",
+    "GenServer",
+    "Ignore",
+    "LocalAdapter",
+    "NoProcess",
+    "NoReply",
+    "Ok",
+    "OtpError",
+    "Pid",
+    "ProcessExited",
+    "PubSub",
+    "PykkaChild",
+    "Ref",
+    "Registry",
+    "Reply",
+    "StartError",
+    "Stop",
+    "Supervisor",
+    "Task",
+    "TaskReply",
+    "TaskSupervisor",
+    "TimerRef",
+    "Via",
+    "call",
+    "cancel_timer",
+    "cast",
+    "demonitor",
+    "dirty_pool_spec",
+    "exit",
+    "exit_self",
+    "is_alive",
+    "is_normal_exit",
+    "link",
+    "monitor",
+    "node_info",
+    "process_count",
+    "process_info",
+    "processes",
+    "receive",
+    "register",
+    "registered",
+    "reply",
+    "run_dirty",
+    "run_node",
+    "self",
+    "send",
+    "send_after",
+    "serve_node",
+    "spawn",
+    "spawn_link",
+    "supervision_tree",
+    "trap_exit",
+    "unlink",
+    "unregister",
+    "whereis",
+]

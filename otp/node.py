@@ -1,0 +1,107 @@
+"""Node lifecycle: run a root supervisor until a signal or until it gives up.
+
+``run_node`` is what ``hearth serve`` calls. SIGTERM or SIGINT stops the tree (children in
+reverse start order, each within its shutdown time) and the node exits 0; a root supervisor
+that exits on its own (it reached its restart intensity, or crashed) exits the node with 1.
+A second signal while stopping kills the tree at once (exit 130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import _kernel as k
+from ._kernel import Exit, Pid
+from .supervisor import ChildSpec
+
+__all__ = ["NodeInfo", "node_info", "run_node", "serve_node"]
+
+log = logging.getLogger("otp.node")
+
+
+class NodeInfo:
+    """This node's name, start time and root supervisor."""
+
+    name: str = f"hearth@{socket.gethostname()}"
+    started_at: float = time.time()
+    root: Pid | None = None
+
+
+def node_info() -> dict[str, Any]:
+    """Name, uptime and process count of this node."""
+    return {
+        "node": NodeInfo.name,
+        "uptime_s": round(time.time() - NodeInfo.started_at, 3),
+        "processes": k.process_count(),
+        "root": repr(NodeInfo.root) if NodeInfo.root is not None else None,
+    }
+
+
+async def serve_node(
+    root: ChildSpec,
+    name: str | None = None,
+    on_started: Callable[[Pid], Awaitable[None] | None] | None = None,
+    install_signals: bool = True,
+) -> int:
+    """Start ``root`` and wait until it exits; returns the node's exit code."""
+    if name:
+        NodeInfo.name = name
+    NodeInfo.started_at = time.time()
+    k.trap_exit(True)
+    loop = asyncio.get_running_loop()
+    try:
+        pid = await root.start()
+    except Exception as e:
+        log.error("node %s failed to start: %r", NodeInfo.name, e)
+        return 1
+    if pid is None:
+        return 0
+    NodeInfo.root = pid
+    stopping: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if stopping:
+            log.warning("second signal: killing the tree")
+            k.exit(pid, k.KILL)
+            stopping.append(130)
+            return
+        log.info("signal %s: stopping node %s", signal.Signals(signum).name, NodeInfo.name)
+        stopping.append(0)
+        k.exit(pid, k.SHUTDOWN)
+
+    if install_signals:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        if on_started is not None:
+            result = on_started(pid)
+            if result is not None:
+                await result
+        msg = await k.receive(match=lambda m: type(m) is Exit and m.pid is pid)
+    finally:
+        if install_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+        NodeInfo.root = None
+    if stopping:
+        log.info("node %s stopped", NodeInfo.name)
+        return stopping[-1]
+    log.error("root supervisor exited: %r; node %s stops", msg.reason, NodeInfo.name)
+    return 1
+
+
+def run_node(root: ChildSpec, name: str | None = None) -> int:
+    """Run a node on a fresh uvloop event loop; returns the exit code for ``sys.exit``."""
+    try:
+        import uvloop
+
+        runner: Callable[[Awaitable[int]], int] = uvloop.run  # type: ignore[assignment]
+    except ImportError:  # pragma: no cover - uvloop is a declared dependency
+        runner = asyncio.run  # type: ignore[assignment]
+    return runner(serve_node(root, name))
