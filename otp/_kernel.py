@@ -119,7 +119,7 @@ class From:
     It is also the envelope that carries the call through the mailbox.
     """
 
-    __slots__ = ("request", "pid", "_fut", "_callee")
+    __slots__ = ("request", "pid", "_fut", "_callee", "_timeout")
 
     def __init__(
         self, request: Any, fut: asyncio.Future[Any], callee: Process, pid: Pid | None

@@ -34,6 +34,7 @@ from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from . import _kernel as k
+from ._deadlines import deadlines_for
 from ._kernel import Exit, From, Pid, Process, _Exiting
 from .errors import CallTimeout, NoProcess, ProcessExited, StartError
 
@@ -144,10 +145,10 @@ def reply(from_: From, value: Any) -> None:
         fut.set_result(value)
 
 
-def _expire(from_: From, target: Any, timeout: float) -> None:
+def _expire(from_: From) -> None:
     fut = from_._fut
     if not fut.done():
-        fut.set_exception(CallTimeout(target, from_.request, timeout))
+        fut.set_exception(CallTimeout(from_._callee.pid, from_.request, from_._timeout))
     deferred = getattr(from_._callee, "_deferred", None)
     if deferred:
         deferred.discard(from_)
@@ -172,11 +173,14 @@ async def call(target: Any, request: Any, timeout: float | None = 5.0) -> Any:
     proc._deliver(from_)
     if timeout is None:
         return await fut
-    timer = loop.call_later(timeout, _expire, from_, target, timeout)
+    from_._timeout = timeout
+    tracker = deadlines_for(loop, _expire)
+    waiting = tracker.waiting
+    tracker.add(from_, loop.time() + timeout)
     try:
         return await fut
     finally:
-        timer.cancel()
+        waiting.pop(from_, None)
 
 
 def cast(target: Any, request: Any) -> None:
@@ -434,7 +438,9 @@ class GenServer(Process):
         t = type(result)
         if t is Reply:
             if type(msg) is From:
-                reply(msg, result.reply)
+                fut = msg._fut
+                if not fut.done():
+                    fut.set_result(result.reply)
             else:
                 raise TypeError(f"Reply returned for a message that is not a call: {msg!r}")
         elif t is NoReply:
