@@ -23,11 +23,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import pykka  # noqa: E402
-import uvloop  # noqa: E402
+import pykka
+import uvloop
 
-import otp  # noqa: E402
-from otp import GenServer, NoReply, Ok, PubSub, Reply  # noqa: E402
+import otp
+from otp import GenServer, NoReply, Ok, PubSub, Reply
 
 # -- the three actors -------------------------------------------------------------------------
 
@@ -52,7 +52,7 @@ class Idle(GenServer):
 class QueueActor:
     """The floor: a task reading a queue; a call is a (message, future) pair."""
 
-    __slots__ = ("queue", "task", "state")
+    __slots__ = ("queue", "state", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -53,7 +53,7 @@ from .errors import (
     ProcessExited,
     StartError,
 )
-from .gen_server import GenServer, Ignore, NoReply, Ok, Reply, Stop, call, cast, reply
+from .gen_server import GenServer, Ignore, NoReply, Ok, Reply, Stop, call, cast, reply, stop
 from .introspection import process_info, supervision_tree
 from .node import node_info, run_node, serve_node
 from .pubsub import Adapter, LocalAdapter, PubSub
@@ -125,6 +125,7 @@ __all__ = [
     "serve_node",
     "spawn",
     "spawn_link",
+    "stop",
     "supervision_tree",
     "trap_exit",
     "unlink",

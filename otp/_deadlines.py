@@ -16,7 +16,7 @@ from typing import Any
 class Deadlines:
     """The waiting calls of one event loop and the single timer that expires them."""
 
-    __slots__ = ("loop", "waiting", "timer", "armed_at", "on_expire")
+    __slots__ = ("armed_at", "loop", "on_expire", "timer", "waiting")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_expire: Callable[[Any], None]):
         self.loop = loop
@@ -38,7 +38,8 @@ class Deadlines:
 
     def _sweep(self) -> None:
         self.timer = None
-        now = self.loop.time()
+        # uvloop keeps time in whole milliseconds and may fire a timer up to one early.
+        now = self.loop.time() + 0.001
         due = [item for item, deadline in self.waiting.items() if deadline <= now]
         for item in due:
             del self.waiting[item]

@@ -23,21 +23,25 @@ from typing import Any, NamedTuple
 
 from .errors import NoProcess, ProcessExited
 
+# Process is not here: callers hold a Pid, never the process object.
 __all__ = [
     "Down",
-    "From",
     "Exit",
+    "From",
     "Pid",
-    "Process",
     "Ref",
     "demonitor",
     "exit",
+    "exit_self",
     "is_alive",
+    "is_normal_exit",
     "link",
     "monitor",
+    "process_count",
     "processes",
     "receive",
     "register",
+    "registered",
     "self",
     "send",
     "spawn",
@@ -63,7 +67,7 @@ NOPROC = "noproc"
 class Pid:
     """A process identifier. Printable as ``<0.42.0>``; stays valid (but dead) after exit."""
 
-    __slots__ = ("id", "_proc", "__weakref__")
+    __slots__ = ("__weakref__", "_proc", "id")
 
     def __init__(self, id: int, proc: Process | None) -> None:
         self.id = id
@@ -119,7 +123,9 @@ class From:
     It is also the envelope that carries the call through the mailbox.
     """
 
-    __slots__ = ("request", "pid", "_fut", "_callee", "_timeout")
+    __slots__ = ("_callee", "_fut", "_timeout", "pid", "request")
+
+    _timeout: float
 
     def __init__(
         self, request: Any, fut: asyncio.Future[Any], callee: Process, pid: Pid | None
@@ -158,24 +164,24 @@ class Process:
     """
 
     __slots__ = (
-        "pid",
-        "_loop",
-        "_mailbox",
-        "_scheduled",
         "_alive",
-        "_links",
-        "_monitors",
-        "_monitored_by",
-        "_trap_exit",
-        "_parent",
-        "_name",
-        "_handled",
-        "_last",
-        "_started",
-        "_task",
         "_exit_hooks",
         "_exit_reason",
+        "_handled",
+        "_last",
+        "_links",
+        "_loop",
+        "_mailbox",
+        "_monitored_by",
+        "_monitors",
+        "_name",
+        "_parent",
         "_restarts",
+        "_scheduled",
+        "_started",
+        "_task",
+        "_trap_exit",
+        "pid",
     )
 
     behaviour = "process"
@@ -353,7 +359,10 @@ def _current_task() -> asyncio.Task[Any] | None:
 class TaskProcess(Process):
     """A process whose body is a coroutine; it reads its mailbox with :func:`receive`."""
 
-    __slots__ = ("_waiter", "_label")
+    __slots__ = ("_label", "_waiter")
+
+    _waiter: asyncio.Future[None] | None
+    _label: str | None
 
     behaviour = "task"
 
@@ -606,12 +615,17 @@ def _link(a: Process, b: Process) -> None:
 
 def link(target: Any) -> None:
     """Link the calling process to ``target``: when either exits abnormally, so does the other
-    (unless it traps exits). Linking to a dead process sends the caller a ``noproc`` exit."""
+    (unless it traps exits). Linking to a dead process: a caller that traps exits gets
+    ``Exit(target, "noproc")``; any other caller exits ``"noproc"`` at once."""
     me = self_process()
     other = resolve(target)
     if other is None:
-        me._signal(None, NOPROC)
-        return
+        if me._trap_exit:
+            me._deliver(Exit(target if type(target) is Pid else _nopid, NOPROC))
+            return
+        # Unwind like exit(self(), ...): exiting the caller in place would leave its code
+        # running on as a dead process.
+        raise _Exiting(NOPROC)
     _link(me, other)
 
 
@@ -699,7 +713,7 @@ def exit(target: Any, reason: Any) -> None:
     other = resolve(target)
     if other is None:
         return
-    if other is me and not me._trap_exit or other is me and reason == KILL:
+    if (other is me and not me._trap_exit) or (other is me and reason == KILL):
         raise _Exiting(KILLED if reason == KILL else reason)
     other._signal(me, reason)
 
@@ -714,11 +728,9 @@ def exit_self(reason: Any) -> None:
 
 def is_normal_exit(reason: Any) -> bool:
     """Whether ``reason`` is a clean exit: ``normal``, ``shutdown`` or ``("shutdown", _)``."""
-    return (
-        reason == NORMAL
-        or reason == SHUTDOWN
-        or (type(reason) is tuple and len(reason) == 2 and reason[0] == SHUTDOWN)
-    )
+    if type(reason) is str:
+        return reason in (NORMAL, SHUTDOWN)
+    return type(reason) is tuple and len(reason) == 2 and reason[0] == SHUTDOWN
 
 
 def crash_report(proc: Process, reason: Any) -> None:
@@ -728,7 +740,7 @@ def crash_report(proc: Process, reason: Any) -> None:
         "crash report: process %r (name=%s, behaviour=%s) exited: %r; last message: %s",
         proc.pid,
         proc._name,
-        proc.behaviour,
+        proc._info()["behaviour"],
         reason,
         _short(proc._last),
         exc_info=(type(exc), exc, exc.__traceback__) if exc is not None else None,

@@ -45,11 +45,11 @@ def _supervised(actor_cls: type[pykka.Actor]) -> type[pykka.Actor]:
 
     def _handle_failure(self: Any, exc_type: Any, exc: Any, tb: Any) -> None:
         self._hearth_failure = exc
-        actor_cls._handle_failure(self, exc_type, exc, tb)  # type: ignore[attr-defined]
+        actor_cls._handle_failure(self, exc_type, exc, tb)
 
     def _actor_loop(self: Any) -> None:
         try:
-            actor_cls._actor_loop(self)  # type: ignore[attr-defined]
+            actor_cls._actor_loop(self)
         finally:
             notify = getattr(self, "_hearth_notify", None)
             if notify is not None:
@@ -66,7 +66,7 @@ def _supervised(actor_cls: type[pykka.Actor]) -> type[pykka.Actor]:
 
 
 class _Bridge:
-    __slots__ = ("ref", "actor_cls", "stopping", "exited", "outstanding")
+    __slots__ = ("actor_cls", "exited", "outstanding", "ref", "stopping")
 
     def __init__(self, ref: pykka.ActorRef[Any], actor_cls: type[pykka.Actor]) -> None:
         self.ref = ref
@@ -85,7 +85,7 @@ class PykkaChild(GenServer):
 
     behaviour = "pykka"
 
-    def init(self, actor_cls: type[pykka.Actor], *args: Any) -> Any:  # type: ignore[override]
+    def init(self, actor_cls: type[pykka.Actor], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         pid = self.pid
         actor = _supervised(actor_cls)(*args)
@@ -104,8 +104,11 @@ class PykkaChild(GenServer):
                 pass
 
         actor._hearth_notify = notify  # type: ignore[attr-defined]
+        # The supervisor's shutdown must run terminate, which stops the actor's thread; a
+        # process that does not trap exits would die without it and leave the thread behind.
+        self._trap_exit = True
         pykka.ActorRegistry.register(actor.actor_ref)
-        actor._start_actor_loop()  # type: ignore[attr-defined]
+        actor._start_actor_loop()
         return Ok(state)
 
     def handle_info(self, msg: Any, state: _Bridge) -> Any:
@@ -121,7 +124,7 @@ class PykkaChild(GenServer):
                 fut.set_exception(ProcessExited(self.pid, None, reason))
         state.stopping = True
         if state.ref.is_alive():
-            state.ref.tell(pykka.messages._ActorStop())  # type: ignore[attr-defined]
+            state.ref.tell(pykka.messages._ActorStop())
         await state.exited  # the supervisor's shutdown time bounds this wait
 
     def _info(self) -> dict[str, Any]:
@@ -191,9 +194,9 @@ async def run_dirty(fn: Callable[..., T], *args: Any, pool: str = "dirty") -> T:
     best_proc: Any = None
     for worker in _pools.get(pool, ()):
         proc = k._names.get(worker)
-        if proc is None or not isinstance(proc._state, _Bridge):
+        state = proc._state if isinstance(proc, PykkaChild) else None
+        if not isinstance(state, _Bridge):
             continue
-        state: _Bridge = proc._state
         if best is None or len(state.outstanding) < len(best.outstanding):
             best, best_proc = state, proc
             if not state.outstanding:
@@ -212,7 +215,7 @@ async def run_dirty(fn: Callable[..., T], *args: Any, pool: str = "dirty") -> T:
 def pykka_pid(ref: pykka.ActorRef[Any]) -> Pid | None:
     """The pid of the PykkaChild standing for the actor behind ``ref``, if any."""
     for proc in k._procs.values():
-        if isinstance(proc, PykkaChild) and isinstance(proc._state, _Bridge):
-            if proc._state.ref.actor_urn == ref.actor_urn:
-                return proc.pid
+        state = proc._state if isinstance(proc, PykkaChild) else None
+        if isinstance(state, _Bridge) and state.ref.actor_urn == ref.actor_urn:
+            return proc.pid
     return None

@@ -49,7 +49,7 @@ class DynamicSupervisor(GenServer):
     behaviour = "dynamic_supervisor"
     child_type = "supervisor"
 
-    def init(  # type: ignore[override]
+    def init(
         self, max_children: int | None = None, max_restarts: int = 3, max_seconds: float = 5.0
     ) -> Any:
         if max_children is not None and max_children < 0:
@@ -66,7 +66,7 @@ class DynamicSupervisor(GenServer):
         result = await call(sup, ("$start_child", spec), timeout=None)
         if isinstance(result, ChildError):
             raise ChildError(result.reason, result.child)
-        return result  # type: ignore[no-any-return]
+        return result
 
     @staticmethod
     async def terminate_child(sup: Any, pid: Pid) -> None:
@@ -122,10 +122,10 @@ class DynamicSupervisor(GenServer):
         raise ValueError(f"unknown supervisor request {request!r}")
 
     async def handle_info(self, msg: Any, state: _DynState) -> Any:
-        if type(msg) is not Exit and type(msg) is not _Retry:
-            return super().handle_info(msg, state)
-        if type(msg) is _Retry:
+        if isinstance(msg, _Retry):
             spec, restarts = msg.spec, msg.restarts
+        elif type(msg) is not Exit:
+            return super().handle_info(msg, state)
         else:
             entry = state.children.pop(msg.pid, None)
             if entry is None or not _should_restart(entry[0].restart, msg.reason):

@@ -49,6 +49,7 @@ __all__ = [
     "call",
     "cast",
     "reply",
+    "stop",
 ]
 
 _MISSING: Any = object()
@@ -59,7 +60,7 @@ S = TypeVar("S", bound="GenServer")
 class Ok:
     """``init`` succeeded: serve with ``state``."""
 
-    __slots__ = ("state", "continue_", "timeout")
+    __slots__ = ("continue_", "state", "timeout")
 
     def __init__(self, state: Any, *, continue_: Any = _MISSING, timeout: float | None = None):
         self.state = state
@@ -70,7 +71,7 @@ class Ok:
 class Reply:
     """Answer the caller with ``reply`` and go on with ``state``."""
 
-    __slots__ = ("reply", "state", "continue_", "timeout")
+    __slots__ = ("continue_", "reply", "state", "timeout")
 
     def __init__(
         self, reply: Any, state: Any, *, continue_: Any = _MISSING, timeout: float | None = None
@@ -84,7 +85,7 @@ class Reply:
 class NoReply:
     """Go on with ``state`` without answering (a call is answered later with ``reply``)."""
 
-    __slots__ = ("state", "continue_", "timeout")
+    __slots__ = ("continue_", "state", "timeout")
 
     def __init__(self, state: Any, *, continue_: Any = _MISSING, timeout: float | None = None):
         self.state = state
@@ -95,7 +96,7 @@ class NoReply:
 class Stop:
     """Stop the server with ``reason`` after calling ``terminate(reason, state)``."""
 
-    __slots__ = ("reason", "state", "reply")
+    __slots__ = ("reason", "reply", "state")
 
     def __init__(self, reason: Any, state: Any = None, *, reply: Any = _MISSING):
         self.reason = reason
@@ -183,6 +184,44 @@ async def call(target: Any, request: Any, timeout: float | None = 5.0) -> Any:
         waiting.pop(from_, None)
 
 
+class _SystemStop:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: Any) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"stop({self.reason!r})"
+
+
+async def stop(target: Any, reason: Any = "normal", timeout: float | None = None) -> None:
+    """Stop a GenServer with ``reason`` and wait until it has exited.
+
+    It runs ``terminate(reason, state)`` after the messages already in its mailbox. Raises
+    :class:`NoProcess` if it is not alive, :class:`CallTimeout` if it has not exited within
+    ``timeout`` seconds, and :class:`ProcessExited` if it exited with another reason first.
+    """
+    proc = k.resolve(target)
+    if proc is None:
+        raise NoProcess(target, "stop")
+    if not isinstance(proc, GenServer):
+        raise TypeError(f"{target!r} is not a GenServer; use exit(pid, reason)")
+    done: asyncio.Future[Any] = proc._loop.create_future()
+
+    def _exited(_p: Process, exit_reason: Any) -> None:
+        if not done.done():
+            done.set_result(exit_reason)
+
+    proc._on_exit(_exited)
+    proc._deliver(_SystemStop(reason))
+    try:
+        exit_reason = await asyncio.wait_for(done, timeout)
+    except TimeoutError:
+        raise CallTimeout(target, "stop", timeout or 0.0) from None
+    if exit_reason is not reason and exit_reason != reason:
+        raise ProcessExited(target, "stop", exit_reason)
+
+
 def cast(target: Any, request: Any) -> None:
     """Send ``request`` to a GenServer's ``handle_cast`` without waiting. Never raises for a
     dead or unknown target."""
@@ -194,7 +233,11 @@ def cast(target: Any, request: Any) -> None:
 class GenServer(Process):
     """Base class of servers; see the module docstring for the callbacks and their returns."""
 
-    __slots__ = ("_state", "_deferred", "_idle_timer")
+    __slots__ = ("_deferred", "_idle_timer", "_state")
+
+    _state: Any
+    _deferred: set[From] | None
+    _idle_timer: asyncio.TimerHandle | None
 
     behaviour = "gen_server"
     # Subclasses with many instances add ``__slots__ = ()`` to stay small.
@@ -412,6 +455,8 @@ class GenServer(Process):
             elif t is _Continue:
                 result = self.handle_continue(msg.arg, self._state)
             elif t is Exit and self._parent is not None and msg.pid is self._parent.pid:
+                return self._stop(msg.reason, self._state, None, trapped=True)
+            elif t is _SystemStop:
                 return self._stop(msg.reason, self._state, None)
             else:
                 result = self.handle_info(msg, self._state)
@@ -468,11 +513,15 @@ class GenServer(Process):
     # -- stopping ------------------------------------------------------------------------
 
     def _stop(
-        self, reason: Any, state: Any, error: BaseException | None
+        self, reason: Any, state: Any, error: BaseException | None, trapped: bool = False
     ) -> Coroutine[Any, Any, None] | None:
-        """Run ``terminate`` (unless killed), log a crash report if abnormal, and exit."""
+        """Run ``terminate`` (unless killed), log a crash report if abnormal, and exit.
+
+        ``trapped``: the reason came in a trapped exit signal, so even ``"killed"`` (the
+        parent was killed) is not a kill of this process and ``terminate`` runs.
+        """
         self._state = state
-        if reason == k.KILLED or not self._alive:
+        if (reason == k.KILLED and not trapped) or not self._alive:
             self._exit(reason)
             return None
         try:
@@ -538,7 +587,11 @@ def _register_name(proc: Process, name: Any) -> None:
     if register_via is None:
         proc._exit(k.NORMAL)
         raise TypeError(f"not a process name: {name!r}")
-    holder_pid = register_via(proc)
+    try:
+        holder_pid = register_via(proc)
+    except BaseException:
+        proc._exit(k.NORMAL)  # e.g. the registry is not running: no half-started process
+        raise
     if holder_pid is not None:
         proc._exit(k.NORMAL)
         raise AlreadyStarted(name, holder_pid)

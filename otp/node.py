@@ -20,7 +20,8 @@ from . import _kernel as k
 from ._kernel import Exit, Pid
 from .supervisor import ChildSpec
 
-__all__ = ["NodeInfo", "node_info", "run_node", "serve_node"]
+# NodeInfo is the mutable record behind node_info(), not an API of its own.
+__all__ = ["node_info", "run_node", "serve_node"]
 
 log = logging.getLogger("otp.node")
 

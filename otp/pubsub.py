@@ -53,7 +53,7 @@ class LocalAdapter:
 
 
 class _Topics:
-    __slots__ = ("subscribers", "by_proc", "adapter")
+    __slots__ = ("adapter", "by_proc", "subscribers")
 
     def __init__(self, adapter: Adapter) -> None:
         self.subscribers: dict[str, dict[Process, None]] = {}
@@ -91,8 +91,11 @@ class PubSub(GenServer):
 
     behaviour = "pubsub"
 
-    async def init(self, adapter: Adapter | None = None) -> Any:  # type: ignore[override]
+    async def init(self, adapter: Adapter | None = None) -> Any:
         state = _Topics(adapter if adapter is not None else LocalAdapter())
+        # A shutdown from the supervisor must run terminate, which stops the adapter (a
+        # cluster adapter holds connections); only a process that traps exits gets it.
+        self._trap_exit = True
         await state.adapter.start(state.deliver)
         return Ok(state)
 

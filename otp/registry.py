@@ -21,7 +21,7 @@ __all__ = ["Registry", "Via"]
 
 
 class _Table:
-    __slots__ = ("unique", "entries", "by_proc", "owner")
+    __slots__ = ("by_proc", "entries", "owner", "unique")
 
     def __init__(self, unique: bool, owner: Process) -> None:
         self.unique = unique
@@ -69,7 +69,7 @@ class Via:
     """A name that resolves through a unique registry: use it wherever a pid goes, and as
     ``name=`` when starting a server."""
 
-    __slots__ = ("registry", "key")
+    __slots__ = ("key", "registry")
 
     def __init__(self, registry: Any, key: Any) -> None:
         self.registry = registry
@@ -90,7 +90,7 @@ class Via:
         try:
             _table(self.registry).add(proc, self.key, None)
         except AlreadyRegistered as e:
-            return e.pid  # type: ignore[no-any-return]
+            return e.pid
         return None
 
 
@@ -107,7 +107,7 @@ class Registry(GenServer):
 
     behaviour = "registry"
 
-    def init(self, keys: str = "unique") -> Any:  # type: ignore[override]
+    def init(self, keys: str = "unique") -> Any:
         if keys not in ("unique", "duplicate"):
             return Stop(ValueError(f"keys must be 'unique' or 'duplicate', not {keys!r}"))
         return Ok(_Table(keys == "unique", self))

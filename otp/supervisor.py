@@ -121,7 +121,7 @@ def record_restart(times: deque[float], max_restarts: int, max_seconds: float) -
     times.append(now)
     while times and times[0] <= now - max_seconds:
         times.popleft()
-    return len(times) <= max_restarts
+    return len(times) <= max_restarts + 1
 
 
 async def start_child_process(spec: ChildSpec, restarts: int = 0) -> Pid | None:
@@ -196,7 +196,7 @@ class Supervisor(GenServer):
     behaviour = "supervisor"
     child_type = "supervisor"
 
-    async def init(  # type: ignore[override]
+    async def init(
         self,
         children: list[ChildSpec],
         strategy: str = "one_for_one",
@@ -349,9 +349,10 @@ class Supervisor(GenServer):
             except Exception as e:
                 k.log.error("supervisor %r: restarting child %r failed: %r", self.pid,
                             child.spec.id, e)
-                started = [c for c in group if c.pid is not None and c in children]
-                if state.strategy != "one_for_one":
-                    await self._stop_children(started)
+                # As in OTP, the children already restarted keep running: the retry restarts
+                # the failed child's group again (all of it for one_for_all, the failed child
+                # and those after it for rest_for_one). Stopping them here left the earlier
+                # ones of a rest_for_one group down for good.
                 k.send(self.pid, _TryAgain(child.spec.id))
                 break
         return NoReply(state)

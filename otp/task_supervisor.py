@@ -32,7 +32,7 @@ class TaskReply(NamedTuple):
 class Task:
     """A running ``async_nolink`` task: ``await task.await_(timeout)`` for its value."""
 
-    __slots__ = ("pid", "ref", "_owner", "_fut")
+    __slots__ = ("_fut", "_owner", "pid", "ref")
 
     def __init__(self, pid: Pid, ref: Ref, owner: Process, fut: asyncio.Future[Any]) -> None:
         self.pid = pid
@@ -140,9 +140,8 @@ async def _spawn_linked(
 ) -> Pid:
     pid = k.spawn_link(_run_task, fn, args, owner, cell)
     proc = pid._proc
-    assert proc is not None
-    if proc._task is not None:
-        proc._label = getattr(fn, "__qualname__", None)
+    assert isinstance(proc, k.TaskProcess)
+    proc._label = getattr(fn, "__qualname__", None)
     if owner is not None:
         # Monitor before the body can run, so the owner always sees the outcome.
         ref = k._monitor(owner, pid)

@@ -13,17 +13,21 @@ __all__ = ["TimerRef", "cancel_timer", "send_after"]
 class TimerRef:
     """A pending ``send_after``; give it to :func:`cancel_timer`."""
 
-    __slots__ = ("_handle", "_when")
+    __slots__ = ("_fired", "_handle", "_when")
 
-    def __init__(self, handle: asyncio.TimerHandle, when: float) -> None:
-        self._handle = handle
+    def __init__(self, when: float) -> None:
         self._when = when
+        # Whether the message went out: the loop's clock cannot tell, as uvloop rounds
+        # delays to whole milliseconds and may fire a timer before its ``when``.
+        self._fired = False
+        self._handle: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         return f"TimerRef(due={self._when:.3f})"
 
 
-def _fire(target: Any, msg: Any) -> None:
+def _fire(ref: TimerRef, target: Any, msg: Any) -> None:
+    ref._fired = True
     proc = k.resolve(target)
     if proc is not None:
         proc._deliver(msg)
@@ -33,17 +37,16 @@ def send_after(target: Any, msg: Any, delay: float) -> TimerRef:
     """Send ``msg`` to ``target`` after ``delay`` seconds; dropped if the target is gone
     by then (a name is resolved when the timer fires)."""
     loop = asyncio.get_running_loop()
-    when = loop.time() + delay
-    return TimerRef(loop.call_at(when, _fire, target, msg), when)
+    ref = TimerRef(loop.time() + delay)
+    ref._handle = loop.call_at(ref._when, _fire, ref, target, msg)
+    return ref
 
 
 def cancel_timer(ref: TimerRef) -> float | bool:
-    """Cancel the timer: the seconds it had left, or ``False`` if it already fired."""
+    """Cancel the timer: the seconds it had left, or ``False`` if it already fired (or was
+    cancelled)."""
     handle = ref._handle
-    if handle.cancelled():
-        return False
-    remaining = ref._when - asyncio.get_running_loop().time()
-    if remaining < 0:
+    if ref._fired or handle is None or handle.cancelled():
         return False
     handle.cancel()
-    return remaining
+    return max(0.0, ref._when - asyncio.get_running_loop().time())

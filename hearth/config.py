@@ -1,0 +1,234 @@
+"""Configuration: ``config.toml``, read once at start into a typed, frozen :class:`Config`.
+
+Each ``[section]`` of the file is a frozen dataclass below; each key is a field, with its
+default and its type. Later sources win, key by key:
+
+1. the defaults written here;
+2. the TOML file;
+3. environment variables ``HEARTH_<SECTION>_<KEY>`` (``HEARTH_SERVER_PORT=5000``), parsed to
+   the field's type (booleans accept ``true``/``false``/``1``/``0``);
+4. command-line flags (``hearth serve --host H --port P``).
+
+An unknown section or key, in the file or in a ``HEARTH_*`` variable, and a value of the wrong
+type or out of range raise :class:`ConfigError` naming ``section.key`` and what was expected;
+``hearth`` reports it and exits with status 2. This is the only module that reads the
+environment: everyone else is handed the :class:`Config` (or one of its sections).
+
+To add a setting, add a field (and a line to ``config.toml``); to add a section, add a
+dataclass and a field of :class:`Config`. Nothing else needs to know.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "NodeConfig",
+    "ServerConfig",
+    "load_config",
+]
+
+ENV_PREFIX = "HEARTH_"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used: fix the named key and start again."""
+
+
+def _check(predicate: Callable[[Any], bool], expected: str) -> dict[str, Any]:
+    """Field metadata: a value must satisfy ``predicate``; ``expected`` says what passes."""
+    return {"check": (predicate, expected)}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """``[node]``: this runtime instance."""
+
+    # Empty means "hearth@<hostname>", filled in by load_config.
+    name: str = ""
+    dirty_pool_size: int = field(default=2, metadata=_check(lambda v: v >= 1, "at least 1"))
+    log_level: str = field(
+        default="info",
+        metadata=_check(lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
+    )
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """``[server]``: the HTTP endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = field(
+        default=4000, metadata=_check(lambda v: 0 <= v <= 65535, "a port from 0 to 65535")
+    )
+    shutdown_timeout: float = field(
+        default=5.0, metadata=_check(lambda v: v >= 0, "seconds >= 0")
+    )
+    access_log: bool = True
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """``[database]``: the embedded SQLite store."""
+
+    path: str = "data/hearth.db"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; one attribute per ``[section]``."""
+
+    node: NodeConfig = field(default_factory=NodeConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read ``path`` (``None``: no file), then ``env`` (default: ``os.environ``), then
+    ``overrides`` (``{"server.port": 5000}``, from command-line flags); raises
+    :class:`ConfigError`."""
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    if path is not None:
+        _merge_file(Path(path), values)
+    _merge_env(os.environ if env is None else env, values)
+    for dotted, raw in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        _put(values, section, key, raw, source="command line", parse=True)
+    config = Config(**{name: cls(**values[name]) for name, cls in _SECTIONS.items()})
+    if not config.node.name:
+        node = dataclasses.replace(config.node, name=f"hearth@{socket.gethostname()}")
+        config = dataclasses.replace(config, node=node)
+    return config
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def _merge_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it as TOML: {e}") from None
+    for section, table in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; expected one of {', '.join(_SECTIONS)}"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {section} must be a [{section}] table")
+        for key, value in table.items():
+            _put(values, section, key, value, source=str(path), parse=False)
+
+
+def _merge_env(env: Mapping[str, str], values: dict[str, dict[str, Any]]) -> None:
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        # Section names have no underscore, so the first one splits section from key.
+        section, _, key = rest.partition("_")
+        if section not in _SECTIONS or not key:
+            raise ConfigError(
+                f"{var}: unknown setting; expected HEARTH_<SECTION>_<KEY> with a section "
+                f"among {', '.join(_SECTIONS)}"
+            )
+        _put(values, section, key, raw, source=var, parse=True)
+
+
+def _put(
+    values: dict[str, dict[str, Any]],
+    section: str,
+    key: str,
+    raw: Any,
+    *,
+    source: str,
+    parse: bool,
+) -> None:
+    """Check ``raw`` against the schema and record it; ``parse``: ``raw`` may be text to
+    convert (environment, command line) rather than a value of the right type (TOML)."""
+    keys = _SCHEMA.get(section)
+    if keys is None or key not in keys:
+        known = f"[{section}] has {', '.join(keys)}" if keys else "there is no such section"
+        raise ConfigError(f"{source}: unknown key {section}.{key}; {known}")
+    values[section][key] = _coerce(f"{section}.{key}", raw, keys[key], source, parse)
+
+
+# -- types -----------------------------------------------------------------------------------
+
+_MISSING: Any = object()
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+_BOOLS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _coerce(dotted: str, raw: Any, spec: _Key, source: str, parse: bool) -> Any:
+    typ = spec.type
+    value: Any = _MISSING
+    if parse and isinstance(raw, str) and typ is not str:
+        value = _parse(raw, typ)
+    elif typ is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif type(raw) is typ:
+        value = raw
+    if value is _MISSING:
+        raise ConfigError(f"{source}: {dotted} must be {_TYPE_NAMES[typ]}, not {raw!r}")
+    if spec.check is not None and not spec.check[0](value):
+        raise ConfigError(f"{source}: {dotted} must be {spec.check[1]}, not {value!r}")
+    return value
+
+
+def _parse(text: str, typ: type) -> Any:
+    text = text.strip()
+    try:
+        if typ is bool:
+            return _BOOLS.get(text.lower(), _MISSING)
+        if typ is int:
+            return int(text)
+        if typ is float:
+            return float(text)
+    except ValueError:
+        return _MISSING
+    return _MISSING
+
+
+# -- the schema, read once from the dataclasses above ----------------------------------------
+
+
+class _Key(NamedTuple):
+    type: type
+    check: tuple[Callable[[Any], bool], str] | None
+
+
+def _read_schema() -> tuple[dict[str, type], dict[str, dict[str, _Key]]]:
+    sections: dict[str, type] = typing.get_type_hints(Config)
+    keys: dict[str, dict[str, _Key]] = {}
+    for name, cls in sections.items():
+        if "_" in name:  # HEARTH_<SECTION>_<KEY> splits at the first underscore
+            raise TypeError(f"config section {name!r}: section names cannot contain '_'")
+        hints = typing.get_type_hints(cls)
+        keys[name] = {
+            f.name: _Key(hints[f.name], f.metadata.get("check")) for f in dataclasses.fields(cls)
+        }
+    return sections, keys
+
+
+_SECTIONS, _SCHEMA = _read_schema()

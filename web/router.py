@@ -1,0 +1,14 @@
+"""Every route of the endpoint, in one place: the table of contents of the web layer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import health
+
+__all__ = ["add_routes"]
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Attach each handler to its method and path."""
+    router.add_get("/health", health.handler)
