@@ -54,6 +54,10 @@ class DynamicSupervisor(GenServer):
     ) -> Any:
         if max_children is not None and max_children < 0:
             return Stop(ValueError("max_children must be >= 0"))
+        # Checked as Supervisor does: with max_seconds <= 0 no restart would ever count, so a
+        # child that keeps failing would be restarted forever.
+        if max_restarts < 0 or max_seconds <= 0:
+            return Stop(ValueError("max_restarts must be >= 0 and max_seconds > 0"))
         self._trap_exit = True
         return Ok(_DynState(max_children, max_restarts, max_seconds))
 

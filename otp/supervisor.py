@@ -95,7 +95,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class _Child:
-    __slots__ = ("spec", "pid", "restarts")
+    __slots__ = ("pid", "restarts", "spec")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
@@ -121,7 +121,7 @@ def record_restart(times: deque[float], max_restarts: int, max_seconds: float) -
     times.append(now)
     while times and times[0] <= now - max_seconds:
         times.popleft()
-    return len(times) <= max_restarts + 1
+    return len(times) <= max_restarts
 
 
 async def start_child_process(spec: ChildSpec, restarts: int = 0) -> Pid | None:
@@ -180,7 +180,7 @@ async def shutdown_child(pid: Pid, shutdown: float | str | None) -> Any:
 
 
 class _SupState:
-    __slots__ = ("strategy", "max_restarts", "max_seconds", "children", "restart_times")
+    __slots__ = ("children", "max_restarts", "max_seconds", "restart_times", "strategy")
 
     def __init__(self, strategy: str, max_restarts: int, max_seconds: float) -> None:
         self.strategy = strategy

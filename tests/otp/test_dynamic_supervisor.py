@@ -222,8 +222,8 @@ async def test_stopping_stops_all_children_at_once() -> None:
 
     otp.exit(sup, "shutdown")
     # Every child is told before any has finished: they stop concurrently.
-    for name in "abc":
-        await expect(lambda m, name=name: m == ("terminating", name))
+    told = {(await expect(lambda m: m[0] == "terminating"))[1] for _ in "abc"}
+    assert told == {"a", "b", "c"}
     journal.hold_terminate.set_result(None)
 
     assert [await down_of(ref) for ref in refs] == ["shutdown"] * 3
@@ -247,6 +247,12 @@ async def test_stopping_kills_children_that_ignore_shutdown() -> None:
     assert await down_of(sup_ref) == "shutdown"
 
 
-async def test_negative_max_children_fails_the_start() -> None:
-    with pytest.raises(StartError):
-        await DynamicSupervisor.start_link(max_children=-1)
+@pytest.mark.parametrize(
+    "opts", [{"max_children": -1}, {"max_restarts": -1}, {"max_seconds": 0}]
+)
+async def test_bad_options_fail_the_start(opts: dict[str, Any]) -> None:
+    """As for ``Supervisor``: with ``max_seconds=0`` no restart would ever count, and a
+    child that keeps failing would be restarted forever."""
+    with pytest.raises(StartError) as failed:
+        await DynamicSupervisor.start_link(**opts)
+    assert isinstance(failed.value.reason, ValueError)

@@ -1,9 +1,10 @@
 """Property tests: random child exits against a reference model of OTP's restart rules.
 
-The model knows the strategy, each child's restart type and the reasons that count as a
-clean exit; it predicts, after every exit, which children run, which were restarted (new
-pid) and which specs remain. Hypothesis drives random sequences of exits through a real
-supervisor and compares it with the model after each one.
+The model knows the strategy, each child's restart type, the reasons that count as a
+clean exit and the restart intensity; it predicts, after every exit, which children run,
+which were restarted (new pid), which specs remain and whether the supervisor gives up.
+Hypothesis drives random sequences of exits (and of starts that fail in ``init``) through a
+real supervisor and compares it with the model after each one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvloop
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import otp
@@ -166,7 +167,10 @@ async def run_scenario(
             assert pid is not None
             await make_exit(pid, how)
             retries = model.exit(target.id, how)
+            if retries:
+                event("a restart failed and was tried again")
             if not model.alive:
+                event("the supervisor gave up")
                 assert await down_of(sup_ref) == "shutdown"
                 assert not any(otp.is_alive(p) for p in journal.pids.values())
                 return
@@ -188,11 +192,11 @@ exits = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     strategy=st.sampled_from(STRATEGIES),
     children=child_specs,
-    ops=st.lists(exits, max_size=12),
+    ops=st.lists(exits, min_size=1, max_size=25),
 )
 def test_restarts_follow_the_model(
     strategy: str, children: list[tuple[str, bool]], ops: list[tuple[int, Any]]
@@ -200,7 +204,7 @@ def test_restarts_follow_the_model(
     uvloop.run(run_scenario(strategy, children, ops, max_restarts=10_000))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     strategy=st.sampled_from(STRATEGIES),
     children=child_specs,

@@ -54,16 +54,19 @@ async def test_children_start_in_order_and_stop_in_reverse_order() -> None:
     assert not any(otp.is_alive(pid) for pid in children)
 
 
-async def test_exit_from_parent_stops_children_then_exits_with_the_same_reason() -> None:
+@pytest.mark.parametrize("reason", ["normal", ("shutdown", "maintenance"), "parent_crashed"])
+async def test_exit_from_parent_stops_children_then_exits_with_the_same_reason(
+    reason: Any,
+) -> None:
     otp.trap_exit(True)
     journal = Journal()
     sup = await start_sup([worker(journal, n) for n in "ab"])
     journal.take()
 
     ref = otp.monitor(sup)
-    otp.exit(sup, ("shutdown", "maintenance"))
+    otp.exit(sup, reason)
 
-    assert await down_of(ref) == ("shutdown", "maintenance")
+    assert await down_of(ref) == reason
     assert journal.take() == [("stop", "b"), ("stop", "a")]
     assert journal.stop_reasons == {"a": ["shutdown"], "b": ["shutdown"]}
 
@@ -81,6 +84,17 @@ async def test_exit_from_a_process_that_is_not_the_parent_is_ignored() -> None:
 
     assert await pids_of(sup) == before
     assert otp.is_alive(sup)
+
+
+async def test_stop_stops_children_in_reverse_order() -> None:
+    journal = Journal()
+    sup = await start_sup([worker(journal, n) for n in "abc"])
+    journal.take()
+
+    await otp.stop(sup)
+
+    assert journal.take() == [("stop", "c"), ("stop", "b"), ("stop", "a")]
+    assert not otp.is_alive(sup)
 
 
 async def test_killing_the_supervisor_takes_its_children_down() -> None:
@@ -130,7 +144,7 @@ async def test_strategy_restarts_exactly_its_group_in_order(
     assert list(after) == ["a", "b", "c"]
     assert {n for n in "abc" if after[n] is not before[n]} == set(restarted)
     assert all(pid is not None and otp.is_alive(pid) for pid in after.values())
-    assert not any(otp.is_alive(before[n]) for n in restarted)  # type: ignore[arg-type]
+    assert not any(otp.is_alive(before[n]) for n in restarted)
 
 
 async def test_rest_for_one_leaves_earlier_children_alone_when_the_last_one_crashes() -> None:
@@ -302,7 +316,7 @@ async def test_child_supervisor_that_gives_up_is_restarted_by_its_parent() -> No
     otp.trap_exit(True)
     journal = Journal()
     inner_spec = Supervisor.child_spec(
-        [worker(journal, "w")], id="inner", init_kwargs={"max_restarts": 0}
+        [worker(journal, "w")], id="inner", name="inner_sup", init_kwargs={"max_restarts": 0}
     )
     top = await start_sup([inner_spec, worker(journal, "x")], max_restarts=1, max_seconds=60)
     top_ref = otp.monitor(top)
@@ -317,12 +331,14 @@ async def test_child_supervisor_that_gives_up_is_restarted_by_its_parent() -> No
     rows = await pids_of(top)
     assert rows["inner"] is not None and rows["inner"] is not inner
     assert rows["x"] is x  # one_for_one: the sibling is untouched
+    assert otp.whereis("inner_sup") is rows["inner"]  # its name was free again
     assert otp.is_alive(journal.pids["w"])  # the new inner started a new worker
 
     await make_exit(journal.pids["w"], "crash")  # second escalation: top's own limit is 1
 
     assert await down_of(top_ref) == "shutdown"
     assert not otp.is_alive(x)
+    assert otp.whereis("inner_sup") is None
 
 
 # -- shutdown --------------------------------------------------------------------------------
@@ -373,7 +389,8 @@ async def test_infinity_waits_for_a_slow_terminate() -> None:
 
     stopping = asyncio.ensure_future(Supervisor.terminate_child(sup, "a"))
     await expect(lambda m: m == ("terminating", "a"))
-    await asyncio.wait({stopping}, timeout=0.3)  # "infinity": still waiting, not killed
+    # "Never" has no event to wait on: give a wrong shutdown time the chance to kill it.
+    await asyncio.wait({stopping}, timeout=0.3)
 
     assert not stopping.done()
     assert otp.is_alive(pid)
