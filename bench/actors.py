@@ -27,7 +27,7 @@ import pykka
 import uvloop
 
 import otp
-from otp import GenServer, NoReply, Ok, PubSub, Reply
+from otp import GenServer, NoReply, Ok, PubSub, Reply, gen_server
 
 # -- the three actors -------------------------------------------------------------------------
 
@@ -151,6 +151,15 @@ async def spawn_rate(kind: str, n: int) -> float:
 
 async def call_rtt_us(kind: str, n: int) -> float:
     loop = asyncio.get_running_loop()
+    if kind == "hearth-queued":
+        # Every call through the mailbox and a loop iteration, as when the server is busy:
+        # no direct handoff.
+        saved = gen_server.HANDOFFS
+        gen_server.HANDOFFS = gen_server._handoffs = 1
+        try:
+            return await call_rtt_us("hearth", n)
+        finally:
+            gen_server.HANDOFFS = gen_server._handoffs = saved
     if kind == "hearth":
         pid = await Idle.start(0)
         for _ in range(1000):
@@ -351,7 +360,7 @@ def main() -> None:
 
         kinds = ("hearth", "asyncio", "pykka")
         for _ in range(repeats):
-            for kind in kinds:
+            for kind in (*kinds, "hearth-queued"):
                 n = calls // 10 if kind == "pykka" else calls
                 best(f"call_rtt_us.{kind}", await call_rtt_us(kind, n), True)
                 await settle()
@@ -393,12 +402,16 @@ def main() -> None:
         cells = "".join(f"{fmt.format(r[f'{key}.{kind}']):>14}" for kind in
                         ("hearth", "asyncio", "pykka"))
         print(f"{label:<58}{cells}")
+    print(f"call round trip through the mailbox (server busy, no direct handoff): "
+          f"{r['call_rtt_us.hearth-queued']:.2f} us")
     print(f"RSS of {million:,} idle hearth processes: {r['million_rss_mb']:.0f} MB")
 
     rtt = r["call_rtt_us.hearth"]
+    queued = r["call_rtt_us.hearth-queued"]
     summary = (
         f"actors: call_rtt_vs_asyncio={rtt / r['call_rtt_us.asyncio']:.2f}x "
         f"call_rtt_vs_pykka={rtt / r['call_rtt_us.pykka']:.3f}x "
+        f"queued_call_rtt_vs_asyncio={queued / r['call_rtt_us.asyncio']:.2f}x "
         f"cast_vs_asyncio={r['cast_per_s.hearth'] / r['cast_per_s.asyncio']:.2f}x "
         f"fanout_vs_asyncio={r['fanout_per_s.hearth'] / r['fanout_per_s.asyncio']:.2f}x "
         f"spawn_per_s={r['spawn_per_s.hearth']:.0f} "

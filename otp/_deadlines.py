@@ -25,12 +25,9 @@ class Deadlines:
         self.armed_at = 0.0
         self.on_expire = on_expire
 
-    def add(self, item: Any, deadline: float) -> None:
-        self.waiting[item] = deadline
-        if self.timer is None or deadline < self.armed_at:
-            self._arm(deadline)
-
-    def _arm(self, when: float) -> None:
+    def arm(self, when: float) -> None:
+        """Fire the sweep at ``when`` (callers add to ``waiting`` themselves: it is the hot
+        path of every call)."""
         if self.timer is not None:
             self.timer.cancel()
         self.armed_at = when
@@ -45,7 +42,7 @@ class Deadlines:
             del self.waiting[item]
             self.on_expire(item)
         if self.waiting:
-            self._arm(min(self.waiting.values()))
+            self.arm(min(self.waiting.values()))
 
 
 _last: Deadlines | None = None

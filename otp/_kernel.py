@@ -185,6 +185,8 @@ class Process:
     )
 
     behaviour = "process"
+    # Whether ``call`` may serve a request on the caller's turn when the process is idle.
+    _handoff = False
 
     def _setup(self, loop: asyncio.AbstractEventLoop, parent: Process | None) -> None:
         ident = next(_pid_ids)
@@ -257,7 +259,9 @@ class Process:
         task = self._task
         if task is not None:
             self._task = None
-            if not task.done() and task is not _current_task():
+            # Not when the process is ending itself from its own code. A call's direct
+            # handoff can run another process's code in this task: then it is cancelled.
+            if not task.done() and (task is not _current_task() or _current.get() is not self):
                 task.cancel()
         self._fail_pending(reason)
         self._mailbox = None
@@ -336,10 +340,25 @@ class Process:
         }
 
 
+class _Tag:
+    """Marks a runtime envelope that travels as a plain tuple ``(tag, payload)``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 def _short(value: Any, limit: int = 200) -> str | None:
     if value is None:
         return None
-    text = repr(value)
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is _Tag:
+        text = f"{value[0]!r}({value[1]!r})"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -33,9 +33,10 @@ import types
 from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
+from . import _deadlines
 from . import _kernel as k
 from ._deadlines import deadlines_for
-from ._kernel import Exit, From, Pid, Process, _Exiting
+from ._kernel import Exit, From, Pid, Process, _Exiting, _Tag
 from .errors import CallTimeout, NoProcess, ProcessExited, StartError
 
 __all__ = [
@@ -115,14 +116,8 @@ Ignore = _IgnoreType()
 """``init`` declines to start: the process exits ``normal`` and ``start`` returns ``None``."""
 
 
-class _Cast:
-    __slots__ = ("request",)
-
-    def __init__(self, request: Any) -> None:
-        self.request = request
-
-    def __repr__(self) -> str:
-        return f"cast({self.request!r})"
+# A cast travels as the plain tuple ``(_CAST, request)``: the cheapest envelope there is.
+_CAST = _Tag("cast")
 
 
 class _Continue:
@@ -155,6 +150,10 @@ def _expire(from_: From) -> None:
         deferred.discard(from_)
 
 
+HANDOFFS = 64
+_handoffs = HANDOFFS
+
+
 async def call(target: Any, request: Any, timeout: float | None = 5.0) -> Any:
     """Send ``request`` to a GenServer and wait for its reply.
 
@@ -171,13 +170,33 @@ async def call(target: Any, request: Any, timeout: float | None = 5.0) -> Any:
     loop = proc._loop
     fut = loop.create_future()
     from_ = From(request, fut, proc, me.pid if me is not None else None)
-    proc._deliver(from_)
+    global _handoffs
+    if proc._handoff and not proc._scheduled and proc._task is None and not proc._mailbox:
+        _handoffs -= 1
+        if _handoffs:
+            # Direct handoff: the server is idle, so nothing can come before this request;
+            # serve it now on the caller's turn instead of a loop iteration later. Every
+            # HANDOFFS-th call takes the scheduled path, so a caller in a tight loop of
+            # calls still yields to the rest of the node.
+            proc._serve_now(from_)
+            if fut.done():
+                return fut.result()
+        else:
+            _handoffs = HANDOFFS
+            proc._deliver(from_)
+    else:
+        proc._deliver(from_)
     if timeout is None:
         return await fut
     from_._timeout = timeout
-    tracker = deadlines_for(loop, _expire)
+    tracker = _deadlines._last
+    if tracker is None or tracker.loop is not loop:
+        tracker = deadlines_for(loop, _expire)
     waiting = tracker.waiting
-    tracker.add(from_, loop.time() + timeout)
+    deadline = loop.time() + timeout
+    waiting[from_] = deadline
+    if deadline < tracker.armed_at or tracker.timer is None:
+        tracker.arm(deadline)
     try:
         return await fut
     finally:
@@ -227,7 +246,7 @@ def cast(target: Any, request: Any) -> None:
     dead or unknown target."""
     proc = target._proc if type(target) is Pid else k.resolve(target)
     if proc is not None:
-        proc._deliver(_Cast(request))
+        proc._deliver((_CAST, request))
 
 
 class GenServer(Process):
@@ -240,6 +259,7 @@ class GenServer(Process):
     _idle_timer: asyncio.TimerHandle | None
 
     behaviour = "gen_server"
+    _handoff = True
     # Subclasses with many instances add ``__slots__ = ()`` to stay small.
 
     # -- callbacks (defaults) ------------------------------------------------------------
@@ -419,6 +439,16 @@ class GenServer(Process):
         if self._mailbox is mb and self._alive:
             self._mailbox = None
 
+    def _serve_now(self, msg: Any) -> None:
+        """Handle ``msg`` at once, on the caller's turn (see ``call``)."""
+        token = k._current.set(self)
+        try:
+            pending = self._handle(msg)
+            if pending is not None:
+                self._task = self._loop.create_task(self._drain(pending))
+        finally:
+            k._current.reset(token)
+
     async def _drain(self, pending: Coroutine[Any, Any, None]) -> None:
         """Finish an async callback, then keep serving in this task until the mailbox is
         empty."""
@@ -450,8 +480,25 @@ class GenServer(Process):
         try:
             if t is From:
                 result = self.handle_call(msg.request, msg, self._state)
-            elif t is _Cast:
-                result = self.handle_cast(msg.request, self._state)
+                if (
+                    type(result) is Reply
+                    and result.continue_ is _MISSING
+                    and result.timeout is None
+                ):  # the common case, inline
+                    fut = msg._fut
+                    if not fut.done():
+                        fut.set_result(result.reply)
+                    self._state = result.state
+                    return None
+            elif t is tuple and msg and msg[0] is _CAST:
+                result = self.handle_cast(msg[1], self._state)
+                if (
+                    type(result) is NoReply
+                    and result.continue_ is _MISSING
+                    and result.timeout is None
+                ):  # the common case, inline
+                    self._state = result.state
+                    return None
             elif t is _Continue:
                 result = self.handle_continue(msg.arg, self._state)
             elif t is Exit and self._parent is not None and msg.pid is self._parent.pid:

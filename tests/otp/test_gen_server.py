@@ -939,3 +939,54 @@ async def test_child_spec_starts_a_linked_named_server() -> None:
     assert otp.whereis("from_spec") is pid
     info = otp.process_info(pid)
     assert info is not None and info["links"] == [repr(otp.self())]
+
+
+# -- direct handoff: an idle server answers a call on the caller's turn -----------------------
+
+
+class Echo(GenServer):
+    def handle_call(self, request: Any, from_: From, state: Any) -> Any:
+        match request:
+            case ("kill", victim):
+                otp.exit(victim, "kill")
+                return Reply("done", state)
+            case "me":
+                return Reply(otp.self(), state)
+        return Reply(request, state)
+
+
+async def test_a_server_answering_on_the_callers_turn_still_runs_as_itself() -> None:
+    echo = await Echo.start(None)
+    assert await otp.call(echo, "me") == echo
+    info = otp.process_info(echo)
+    assert info is not None and info["messages_handled"] == 1
+
+
+async def test_a_tight_loop_of_calls_still_lets_other_tasks_run() -> None:
+    echo = await Echo.start(None)
+    other_ran = asyncio.Event()
+    asyncio.get_running_loop().call_soon(other_ran.set)
+    ran_during_loop = False
+    for i in range(1000):
+        assert await otp.call(echo, i) == i
+        ran_during_loop = ran_during_loop or other_ran.is_set()
+    assert ran_during_loop
+
+
+async def test_a_caller_killed_by_the_server_it_calls_is_cancelled() -> None:
+    echo = await Echo.start(None)
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def caller() -> None:
+        try:
+            await otp.call(echo, ("kill", otp.self()))
+            await asyncio.get_running_loop().create_future()  # a killed process goes no further
+            outcome.set_result("went on")
+        except asyncio.CancelledError:
+            outcome.set_result("cancelled")
+            raise
+
+    pid = otp.spawn(caller)
+    ref = otp.monitor(pid)
+    assert await down_of(ref) == "killed"
+    assert await outcome == "cancelled"
