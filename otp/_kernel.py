@@ -224,6 +224,9 @@ class Process:
     def _run(self) -> None:  # pragma: no cover - every behaviour overrides it
         raise NotImplementedError
 
+    def _serve_now(self, msg: Any) -> None:  # pragma: no cover - only with ``_handoff``
+        raise NotImplementedError
+
     # -- signals ---------------------------------------------------------------------------
 
     def _signal(self, sender: Process | None, reason: Any) -> None:
