@@ -249,6 +249,12 @@ class Process:
             self._exit_hooks = []
         self._exit_hooks.append(hook)
 
+    def _off_exit(self, hook: Callable[[Process, Any], None]) -> None:
+        """Remove an ``_on_exit`` hook, if it is there."""
+        hooks = self._exit_hooks
+        if hooks is not None and hook in hooks:
+            hooks.remove(hook)
+
     def _exit(self, reason: Any) -> None:
         """Die now: release the name, fail pending calls, fire links, monitors and hooks."""
         if not self._alive:

@@ -18,6 +18,7 @@ from .gen_server import GenServer, NoReply, Ok, Reply, Stop, call
 from .supervisor import (
     ChildInfo,
     ChildSpec,
+    Supervisor,
     _should_restart,
     record_restart,
     shutdown_child,
@@ -79,17 +80,9 @@ class DynamicSupervisor(GenServer):
         if isinstance(result, ChildError):
             raise ChildError(result.reason, result.child)
 
-    @staticmethod
-    async def which_children(sup: Any) -> list[ChildInfo]:
-        """Every running child."""
-        result: list[ChildInfo] = await call(sup, ("$which_children",))
-        return result
-
-    @staticmethod
-    async def count_children(sup: Any) -> dict[str, int]:
-        """Counts of ``specs``, ``active``, ``supervisors`` and ``workers``."""
-        result: dict[str, int] = await call(sup, ("$count_children",))
-        return result
+    # Same requests as a Supervisor's; a dynamic supervisor lists only running children.
+    which_children = staticmethod(Supervisor.which_children)
+    count_children = staticmethod(Supervisor.count_children)
 
     # -- callbacks -----------------------------------------------------------------------
 

@@ -619,6 +619,18 @@ class GenServer(Process):
     child_type: ClassVar[str] = "worker"
 
 
+def table_of(target: Any, cls: type[GenServer]) -> Any:
+    """The state of the live ``cls`` server at ``target``.
+
+    Registry and PubSub keep tables that callers read and write directly, as ETS tables are
+    in Erlang; the owning server's life bounds the table's.
+    """
+    proc = k.resolve(target)
+    if proc is None or not isinstance(proc, cls):
+        raise NoProcess(target)
+    return proc._state
+
+
 def _register_name(proc: Process, name: Any) -> None:
     from .errors import AlreadyStarted
 

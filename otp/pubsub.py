@@ -16,8 +16,7 @@ from typing import Any, Protocol
 
 from . import _kernel as k
 from ._kernel import Pid, Process
-from .errors import NoProcess
-from .gen_server import GenServer, Ok
+from .gen_server import GenServer, Ok, table_of
 
 __all__ = ["Adapter", "LocalAdapter", "PubSub"]
 
@@ -79,10 +78,7 @@ class _Topics:
 
 
 def _topics(pubsub: Any) -> _Topics:
-    proc = k.resolve(pubsub)
-    if proc is None or not isinstance(proc, PubSub):
-        raise NoProcess(pubsub)
-    topics: _Topics = proc._state
+    topics: _Topics = table_of(pubsub, PubSub)
     return topics
 
 
@@ -103,9 +99,7 @@ class PubSub(GenServer):
         if state is None:
             return
         for proc in list(state.by_proc):
-            hooks = proc._exit_hooks
-            if hooks is not None and state.forget in hooks:
-                hooks.remove(state.forget)
+            proc._off_exit(state.forget)
         await state.adapter.stop()
 
     @staticmethod

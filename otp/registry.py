@@ -14,8 +14,8 @@ from typing import Any
 
 from . import _kernel as k
 from ._kernel import Pid, Process
-from .errors import AlreadyRegistered, NoProcess
-from .gen_server import GenServer, Ok, Stop
+from .errors import AlreadyRegistered
+from .gen_server import GenServer, Ok, Stop, table_of
 
 __all__ = ["Registry", "Via"]
 
@@ -95,10 +95,7 @@ class Via:
 
 
 def _table(registry: Any) -> _Table:
-    proc = k.resolve(registry)
-    if proc is None or not isinstance(proc, Registry):
-        raise NoProcess(registry)
-    table: _Table = proc._state
+    table: _Table = table_of(registry, Registry)
     return table
 
 
@@ -114,8 +111,7 @@ class Registry(GenServer):
 
     def terminate(self, reason: Any, state: _Table) -> None:
         for proc in list(state.by_proc):
-            if proc._exit_hooks is not None and state.forget in proc._exit_hooks:
-                proc._exit_hooks.remove(state.forget)
+            proc._off_exit(state.forget)
 
     @staticmethod
     def via(registry: Any, key: Any) -> Via:
