@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = [
+    "AuthConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",
+    "DemoConfig",
     "NodeConfig",
     "ServerConfig",
     "load_config",
@@ -84,6 +86,62 @@ class DatabaseConfig:
     """``[database]``: the embedded SQLite store."""
 
     path: str = "data/hearth.db"
+    read_connections: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 32,
+                                                               "from 1 to 32"))
+
+
+JWT_ALGORITHMS = ("HS256", "RS256", "EdDSA")
+COOKIE_SECURE = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """``[auth]``: passwords, browser sessions and API tokens."""
+
+    # Signs and encrypts session cookies and HS256 tokens. Empty: generated once and kept in
+    # the data directory (next to the database) with mode 0600. Never logged.
+    secret_key: str = field(
+        default="",
+        repr=False,
+        metadata=_check(lambda v: v == "" or len(v) >= 32, "empty or at least 32 characters"),
+    )
+    bcrypt_cost: int = field(default=12, metadata=_check(lambda v: 4 <= v <= 31,
+                                                           "from 4 to 31"))
+    session_max_age: float = field(default=14 * 86400.0,
+                                   metadata=_check(lambda v: v > 0, "seconds > 0"))
+    cookie_secure: str = field(
+        default="auto", metadata=_check(lambda v: v in COOKIE_SECURE,
+                                        "one of " + ", ".join(COOKIE_SECURE))
+    )
+    reset_token_ttl: float = field(default=86400.0,
+                                   metadata=_check(lambda v: v > 0, "seconds > 0"))
+    login_limit_per_account: int = field(default=5, metadata=_check(lambda v: v >= 1,
+                                                                      "at least 1"))
+    login_limit_per_address: int = field(default=20, metadata=_check(lambda v: v >= 1,
+                                                                       "at least 1"))
+    login_limit_window: float = field(default=300.0,
+                                      metadata=_check(lambda v: v > 0, "seconds > 0"))
+    jwt_algorithm: str = field(
+        default="HS256", metadata=_check(lambda v: v in JWT_ALGORITHMS,
+                                         "one of " + ", ".join(JWT_ALGORITHMS))
+    )
+    # PEM files, needed for RS256 and EdDSA.
+    jwt_private_key_path: str = ""
+    jwt_public_key_path: str = ""
+    jwt_issuer: str = "hearth"
+    jwt_audience: str = "hearth-api"
+    access_token_ttl: float = field(default=900.0,
+                                    metadata=_check(lambda v: v > 0, "seconds > 0"))
+    refresh_token_ttl: float = field(default=30 * 86400.0,
+                                     metadata=_check(lambda v: v > 0, "seconds > 0"))
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """``[demo]``: sample data for a fresh database."""
+
+    # Seed demo users, rooms and posts into an empty database (and print the passwords once).
+    seed: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +151,8 @@ class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
 
 def load_config(

@@ -14,6 +14,10 @@ Children still to come, and where they go:
 
 from __future__ import annotations
 
+from actors.rate_limiter import NAME as RATE_LIMITER
+from actors.rate_limiter import RateLimiter
+from actors.repo import NAME as REPO
+from actors.repo import Repo
 from hearth.config import Config
 from otp import (
     ChildSpec,
@@ -27,7 +31,18 @@ from otp import (
 from web.endpoint import NAME as ENDPOINT
 from web.endpoint import Endpoint
 
-__all__ = ["ENDPOINT", "LIVE", "PUBSUB", "REGISTRY", "ROOT", "SESSIONS", "TASKS", "root_spec"]
+__all__ = [
+    "ENDPOINT",
+    "LIVE",
+    "PUBSUB",
+    "RATE_LIMITER",
+    "REGISTRY",
+    "REPO",
+    "ROOT",
+    "SESSIONS",
+    "TASKS",
+    "root_spec",
+]
 
 ROOT = "hearth.root"
 PUBSUB = "hearth.pubsub"
@@ -40,9 +55,13 @@ LIVE = "hearth.live"
 def root_spec(config: Config) -> ChildSpec:
     """The child spec of the root supervisor, ``hearth.root``, for ``otp.run_node``."""
     children = [
+        Repo.child_spec(
+            config.database.path, config.database.read_connections, id="Repo", name=REPO
+        ),
         PubSub.child_spec(id="PubSub", name=PUBSUB),
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         dirty_pool_spec(config.node.dirty_pool_size),
+        RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER),
         TaskSupervisor.child_spec(id="TaskSupervisor", name=TASKS),
         # One SocketSession per connection.
         DynamicSupervisor.child_spec(id="SessionSupervisor", name=SESSIONS),

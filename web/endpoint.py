@@ -20,9 +20,12 @@ from aiohttp import web
 
 import otp
 from hearth.config import Config
+from hearth.secrets import load_secret_key
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
-from .keys import CONFIG
+from . import pages, session
+from .api import auth as api_auth
+from .keys import CONFIG, SECRET
 from .router import add_routes
 
 __all__ = ["NAME", "Endpoint", "build_app"]
@@ -35,8 +38,12 @@ log = logging.getLogger(__name__)
 
 def build_app(config: Config) -> web.Application:
     """The aiohttp application with every route and the config under :data:`~web.keys.CONFIG`."""
-    app = web.Application()
+    # API requests authenticate with tokens and keys, pages with the session cookie; each
+    # middleware leaves the other kind of request alone.
+    app = web.Application(middlewares=[session.middleware, api_auth.middleware])
     app[CONFIG] = config
+    app[SECRET] = load_secret_key(config)
+    pages.setup(app)
     add_routes(app.router)
     return app
 

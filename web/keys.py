@@ -6,7 +6,10 @@ from aiohttp import web
 
 from hearth.config import Config
 
-__all__ = ["CONFIG"]
+__all__ = ["CONFIG", "SECRET"]
 
 CONFIG = web.AppKey("config", Config)
 """The node's configuration, as read at start."""
+
+SECRET = web.AppKey("secret", bytes)
+"""The node's secret key (``hearth.secrets.load_secret_key``): never log it."""

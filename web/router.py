@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import health
+from . import health, pages
+from .api import v1
 
 __all__ = ["add_routes"]
 
@@ -12,3 +13,5 @@ __all__ = ["add_routes"]
 def add_routes(router: web.UrlDispatcher) -> None:
     """Attach each handler to its method and path."""
     router.add_get("/health", health.handler)
+    pages.add_routes(router)
+    v1.add_routes(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,9 +14,11 @@ from supervisors.root import root_spec
 from web.endpoint import Endpoint
 
 ORDER = [
+    ("Repo", "hearth.repo", "gen_server:Repo"),
     ("PubSub", "hearth.pubsub", "pubsub:PubSub"),
     ("Registry", "hearth.registry", "registry:Registry"),
     ("dirty", "dirty", "supervisor:Supervisor"),
+    ("RateLimiter", "hearth.rate_limiter", "gen_server:RateLimiter"),
     ("TaskSupervisor", "hearth.tasks", "task_supervisor:TaskSupervisor"),
     ("SessionSupervisor", "hearth.sessions", "dynamic_supervisor:DynamicSupervisor"),
     ("LiveSupervisor", "hearth.live", "dynamic_supervisor:DynamicSupervisor"),
@@ -23,8 +26,15 @@ ORDER = [
 ]
 
 
-async def test_root_starts_children_in_order_and_stops_them_in_reverse() -> None:
-    config = load_config(env={}, overrides={"server.port": 0, "node.dirty_pool_size": 2})
+async def test_root_starts_children_in_order_and_stops_them_in_reverse(tmp_path: Path) -> None:
+    config = load_config(
+        env={},
+        overrides={
+            "server.port": 0,
+            "node.dirty_pool_size": 2,
+            "database.path": str(tmp_path / "hearth.db"),
+        },
+    )
     otp.trap_exit(True)  # the root is linked to this test; its exit must not kill the test
 
     root = await root_spec(config).start()
@@ -36,7 +46,7 @@ async def test_root_starts_children_in_order_and_stops_them_in_reverse() -> None
     rows: list[dict[str, Any]] = tree["children"]
     assert [(c["id"], c["process"]["name"], c["process"]["behaviour"]) for c in rows] == ORDER
     assert all(c["state"] == "running" for c in rows)
-    workers = rows[2]["tree"]["children"]
+    workers = rows[3]["tree"]["children"]
     assert [w["process"]["name"] for w in workers] == ["dirty.0", "dirty.1"]
 
     host, port = await Endpoint.address()

@@ -39,7 +39,10 @@ async def serving(port: int) -> AsyncIterator[Pid]:
     A context manager rather than a fixture: the supervisor's parent is the process of the
     task that starts it, and it stops when that task ends.
     """
-    config = load_config(env={}, overrides={"server.port": port, "server.access_log": "0"})
+    config = load_config(
+        env={},
+        overrides={"server.port": port, "server.access_log": "0", "auth.secret_key": "k" * 40},
+    )
     otp.trap_exit(True)
     sup = await Supervisor.start_link([Endpoint.child_spec(config, name=NAME)])
     assert sup is not None

@@ -1,0 +1,1 @@
+"""The schema (numbered migrations) and the SQL of each context, all parameterised."""

@@ -1,0 +1,112 @@
+"""Numbered schema migrations, applied in order at start and recorded in ``schema_migrations``.
+
+Append only: never edit a migration that has shipped; add the next number. A database that
+records a number higher than the last one here was written by newer code, and the Repo
+refuses to start on it rather than guess.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "accounts",
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            email_norm TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'moderator', 'admin')),
+            display_name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE password_resets (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        );
+        CREATE INDEX password_resets_user ON password_resets(user_id);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        );
+        """,
+    ),
+    (
+        2,
+        "api tokens and keys",
+        """
+        CREATE TABLE refresh_tokens (
+            token_hash TEXT PRIMARY KEY,
+            family_id TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        );
+        CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+        CREATE TABLE token_families (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE INDEX token_families_user ON token_families(user_id);
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL UNIQUE,
+            key_hash TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            revoked_at REAL
+        );
+        CREATE INDEX api_keys_user ON api_keys(user_id);
+        """,
+    ),
+    (
+        3,
+        "rooms and posts",
+        """
+        CREATE TABLE rooms (
+            id INTEGER PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX posts_author ON posts(author_id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX messages_room ON messages(room_id, id);
+        """,
+    ),
+]
