@@ -1,0 +1,190 @@
+"""The Phoenix socket endpoints: ``<path>/websocket`` (and ``<path>/longpoll``).
+
+The handshake follows ``protocol.md`` §1.1: ``vsn`` picks the serializer (2.x: arrays, 1.x or
+none: objects, anything else: 400), an ``Origin`` whose host is not allowed gets 403, and the
+application's :class:`~channels.handler.SocketHandler` ``connect`` decides, before the
+upgrade, whether to accept (403 if not). An accepted connection gets a SocketSession process
+under the session supervisor; this handler's task then only reads frames, decodes each once
+and hands it to the session. A frame that does not parse is logged and dropped; a frame
+over ``max_frame_bytes`` closes the connection with 1009; a connection silent for
+``idle_timeout`` seconds is closed with 1001 (clients come back when they are alive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+import otp
+from channels.conn import CLOSE_GOING_AWAY, WebSocketConn, metrics
+from channels.handler import ConnectInfo, Limits, SocketHandler
+from channels.serializer import BadFrame, decode, decode_binary
+from channels.session import SocketSession
+from hearth import names
+from otp import DynamicSupervisor, Pid
+
+__all__ = ["SocketMount", "mount_socket", "parse_vsn"]
+
+log = logging.getLogger("channels")
+
+_BEARER_PREFIX = "base64url.bearer.phx."
+
+
+@dataclass(frozen=True)
+class SocketMount:
+    """One mounted socket: its handler, limits and the processes it uses."""
+
+    handler: SocketHandler
+    limits: Limits
+    allowed_origins: tuple[str, ...] = ()
+    pubsub: str = names.PUBSUB
+    sessions: str = names.SESSIONS
+
+
+def parse_vsn(value: str | None) -> int | None:
+    """The serializer for a ``vsn`` query value: 2, 1, or ``None`` (refused)."""
+    if value is None or value == "1.0.0" or value.startswith("1."):
+        return 1
+    if value.startswith("2."):
+        return 2
+    return None
+
+
+def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """No Origin header (not a browser), the request's own host, or a listed host."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    host = urlsplit(origin).netloc
+    if not host:
+        return False
+    return host == request.host or host in allowed or urlsplit(origin).hostname in allowed
+
+
+def _auth_token(request: web.Request) -> str | None:
+    """phoenix.js ≥ 1.8 may send ``authToken`` in ``Sec-WebSocket-Protocol``."""
+    for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        proto = proto.strip()
+        if proto.startswith(_BEARER_PREFIX):
+            raw = proto[len(_BEARER_PREFIX) :]
+            try:
+                return base64.b64decode(raw + "=" * (-len(raw) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return request.headers.get("X-Phoenix-AuthToken")
+
+
+def connect_info(request: web.Request, transport: str) -> ConnectInfo:
+    return ConnectInfo(
+        peer=request.remote,
+        origin=request.headers.get("Origin"),
+        user_agent=request.headers.get("User-Agent"),
+        auth_token=_auth_token(request),
+        transport=transport,
+    )
+
+
+async def accept(
+    request: web.Request, mount: SocketMount, transport: str
+) -> tuple[int, dict[str, Any]] | web.Response:
+    """Run the handshake; the serializer version and the assigns, or the refusal."""
+    vsn = parse_vsn(request.query.get("vsn"))
+    if vsn is None:
+        return web.Response(status=400, text="unsupported vsn")
+    if not origin_allowed(request, mount.allowed_origins):
+        log.info("socket refused: origin %r not allowed", request.headers.get("Origin"))
+        return web.Response(status=403, text="origin not allowed")
+    params = {k: v for k, v in request.query.items() if k != "vsn"}
+    assigns = await mount.handler.connect(params, connect_info(request, transport))
+    if assigns is None:
+        return web.Response(status=403, text="connection refused")
+    return vsn, assigns
+
+
+async def start_session(mount: SocketMount, conn: Any, assigns: dict[str, Any]) -> Pid:
+    """A SocketSession for ``conn`` under the session supervisor."""
+    spec = SocketSession.child_spec(
+        conn, mount.handler, assigns, mount.handler.id(assigns), mount.pubsub, mount.limits,
+        id="SocketSession", restart="temporary",
+    )
+    pid = await DynamicSupervisor.start_child(mount.sessions, spec)
+    assert pid is not None
+    return pid
+
+
+async def end_session(session: Pid, reason: Any) -> None:
+    """Stop the session (and so its channels) if it is still alive."""
+    if otp.is_alive(session):
+        try:
+            await otp.stop(session, reason, timeout=10.0)
+        except otp.CallError:
+            pass  # it ended on its own meanwhile, or took too long and was left to die
+
+
+def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[Any]]:
+    """The ``GET <path>/websocket`` handler for ``mount``."""
+    limits = mount.limits
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        accepted = await accept(request, mount, "websocket")
+        if isinstance(accepted, web.Response):
+            return accepted
+        vsn, assigns = accepted
+        ws = web.WebSocketResponse(
+            protocols=("phoenix",), max_msg_size=limits.max_frame_bytes, compress=False
+        )
+        await ws.prepare(request)
+        transport = request.transport
+        assert transport is not None
+        loop = asyncio.get_running_loop()
+
+        def close(code: int, reason: str) -> None:
+            loop.create_task(ws.close(code=code, message=reason.encode()))
+
+        conn = WebSocketConn(vsn, transport, limits.outbound_buffer_bytes, close)
+        session = await start_session(mount, conn, assigns)
+        proc = session._proc
+        reason: Any = ("shutdown", "closed")
+        try:
+            while proc is not None and proc._alive:
+                try:
+                    msg = await ws.receive(timeout=limits.idle_timeout)
+                except TimeoutError:
+                    log.info("closing a socket silent for %ss", limits.idle_timeout)
+                    conn.close(CLOSE_GOING_AWAY, "idle timeout")
+                    break
+                if msg.type is WSMsgType.TEXT:
+                    data: Any = msg.data
+                    binary = False
+                elif msg.type is WSMsgType.BINARY:
+                    data, binary = msg.data, True
+                else:
+                    if msg.type is WSMsgType.ERROR:
+                        log.info("socket error: %r", ws.exception())
+                    break
+                try:
+                    frame = decode_binary(data) if binary else decode(data, vsn)
+                except BadFrame as e:
+                    metrics["bad_frames"] += 1
+                    log.warning("dropped a bad frame from %s: %s", request.remote, e)
+                    continue
+                proc._deliver(frame)
+        finally:
+            conn.closed = True
+            await end_session(session, reason)
+        return ws
+
+    return handler
+
+
+def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
+    """Serve ``mount`` at ``path/websocket``."""
+    app.router.add_get(f"{path}/websocket", websocket_handler(mount))
