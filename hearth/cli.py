@@ -3,25 +3,41 @@
 ``hearth serve [--host H] [--port P] [--config PATH]`` reads the configuration, then runs the
 node until SIGTERM or SIGINT. Exit status: 0 after an orderly stop, 1 if the tree failed to
 start or gave up, 2 for a configuration or usage error (the message on stderr names the key).
+
+``hearth users create --email E --role R [--name N]``, ``hearth users list`` and ``hearth
+users set-role --email E --role R`` (each with ``[--config PATH]``) manage accounts in the
+configured database. They run in a small tree of their own (the Repo and the dirty pool, no
+server), so they work with or without a node running on the same database. ``create`` reads
+the password from stdin when it is piped (one line), else asks for it twice on the terminal;
+never from the command line, where other users and the shell history would see it. Exit
+status: 0 when done, 1 if the database could not be opened, 2 for a usage error or invalid
+fields (each printed to stderr as ``hearth: field: message``).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 import otp
+from contexts.accounts import Accounts, ValidationError
+from contexts.roles import ROLES
 from hearth.config import Config, ConfigError, load_config
-from supervisors.root import root_spec
+from supervisors.root import cli_spec, root_spec
 
 __all__ = ["main"]
 
 DEFAULT_CONFIG = Path("config.toml")
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as argparse's own
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(config.node.log_level)
     if args.command == "serve":
         return otp.run_node(root_spec(config), name=config.node.name)
+    if args.command == "users":
+        return _users(args, config)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces the choice
 
 
@@ -42,16 +60,36 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearth", description="Run and operate a Hearth node.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run a node: the supervision tree and the server")
-    serve.add_argument(
+    _add_config_option(serve)
+    serve.add_argument("--host", help="interface to listen on (overrides server.host)")
+    # A string, checked by the config loader like every other source of server.port.
+    serve.add_argument("--port", help="port to listen on, 0 for any free one (server.port)")
+
+    users = commands.add_parser("users", help="manage accounts: create, list, set-role")
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    roles = ", ".join(ROLES)
+    create = actions.add_parser(
+        "create", help="create a user; the password comes from stdin or a prompt"
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, help=f"one of {roles}")
+    create.add_argument("--name", help="display name (default: the email's local part)")
+    listing = actions.add_parser("list", help="list every user")
+    set_role = actions.add_parser("set-role", help="change a user's role")
+    set_role.add_argument("--email", required=True)
+    set_role.add_argument("--role", required=True, help=f"one of {roles}")
+    for action in (create, listing, set_role):
+        _add_config_option(action)
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
         help=f"the TOML config file (default: ./{DEFAULT_CONFIG} if present)",
     )
-    serve.add_argument("--host", help="interface to listen on (overrides server.host)")
-    # A string, checked by the config loader like every other source of server.port.
-    serve.add_argument("--port", help="port to listen on, 0 for any free one (server.port)")
-    return parser
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -59,9 +97,9 @@ def _config(args: argparse.Namespace) -> Config:
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
     overrides: dict[str, Any] = {}
-    if args.host is not None:
+    if getattr(args, "host", None) is not None:
         overrides["server.host"] = args.host
-    if args.port is not None:
+    if getattr(args, "port", None) is not None:
         overrides["server.port"] = args.port
     return load_config(path, overrides=overrides)
 
@@ -72,3 +110,72 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+# -- hearth users ----------------------------------------------------------------------------
+
+
+def _users(args: argparse.Namespace, config: Config) -> int:
+    if args.action == "create":
+        password = _read_password()
+        if password is None:
+            print("hearth: the two passwords differ", file=sys.stderr)
+            return EXIT_USAGE
+        name = args.name if args.name is not None else args.email.partition("@")[0]
+
+        async def create(accounts: Accounts) -> None:
+            user = await accounts.register(args.email, password, name, args.role)
+            print(f"created user {user.id}: {user.email} ({user.role})")
+
+        return _with_accounts(config, create)
+    if args.action == "set-role":
+
+        async def set_role(accounts: Accounts) -> None:
+            user = await accounts.set_role(args.email, args.role)
+            print(f"{user.email} is now {user.role}")
+
+        return _with_accounts(config, set_role)
+
+    async def list_users(accounts: Accounts) -> None:
+        rows = [("ID", "EMAIL", "ROLE", "NAME")]
+        rows += [(str(u.id), u.email, u.role, u.display_name) for u in await accounts.list_users()]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for *padded, last in rows:
+            print("  ".join([*(c.ljust(w) for c, w in zip(padded, widths, strict=True)), last]))
+
+    return _with_accounts(config, list_users)
+
+
+def _read_password() -> str | None:
+    """One line of stdin if it is piped; else asked twice on the terminal (``None`` if the
+    two differ)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    return password if getpass.getpass("Password (again): ") == password else None
+
+
+def _with_accounts(config: Config, action: Callable[[Accounts], Awaitable[None]]) -> int:
+    """Run ``action`` in the small tree of ``cli_spec`` and stop the tree; the exit status."""
+
+    async def run() -> int:
+        otp.trap_exit(True)  # the tree is linked to us; its exit must come as a message
+        try:
+            tree = await cli_spec(config).start()
+        except otp.StartError as e:
+            print(f"hearth: cannot open the database: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        assert tree is not None
+        try:
+            await action(Accounts(config.auth))
+        except ValidationError as e:
+            for field, messages in e.errors.items():
+                for message in messages:
+                    print(f"hearth: {field}: {message}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            otp.exit(tree, "shutdown")
+            await otp.receive(match=lambda m: type(m) is otp.Exit and m.pid == tree)
+        return 0
+
+    return uvloop.run(run())

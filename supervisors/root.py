@@ -4,20 +4,27 @@ Children start top to bottom and stop bottom to top, so each may rely on those a
 its whole life. The root restarts only the child that died (``one_for_one``); they share
 nothing but names, and a crashed Endpoint has no reason to take the PubSub with it.
 
+``DemoSeed`` is not a process that stays: on a fresh database it seeds the demo data (it
+needs the Repo, the dirty pool and the Mailer above it) and declines to run, so it is gone
+from the tree by the time the Endpoint starts serving.
+
 Children still to come, and where they go:
 
-- ``Repo`` (SQLite via aiosqlite, migrations on start): first, before the PubSub, so every
-  process that stores can rely on it;
-- ``Presence`` (tracker shards): after the Registry, since it broadcasts through the PubSub;
-- ``RateLimiter``: after the dirty pool, before the TaskSupervisor.
+- ``Presence`` (tracker shards): after the Registry, since it broadcasts through the PubSub.
+
+``cli_spec`` is the small tree one-off commands (``hearth users``) run in: the Repo and the
+dirty pool, nothing that serves.
 """
 
 from __future__ import annotations
 
+from actors.mailer import NAME as MAILER
+from actors.mailer import Mailer
 from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
+from contexts.demo import DemoSeed
 from hearth.config import Config
 from otp import (
     ChildSpec,
@@ -32,8 +39,10 @@ from web.endpoint import NAME as ENDPOINT
 from web.endpoint import Endpoint
 
 __all__ = [
+    "CLI",
     "ENDPOINT",
     "LIVE",
+    "MAILER",
     "PUBSUB",
     "RATE_LIMITER",
     "REGISTRY",
@@ -41,10 +50,12 @@ __all__ = [
     "ROOT",
     "SESSIONS",
     "TASKS",
+    "cli_spec",
     "root_spec",
 ]
 
 ROOT = "hearth.root"
+CLI = "hearth.cli"
 PUBSUB = "hearth.pubsub"
 REGISTRY = "hearth.registry"
 TASKS = "hearth.tasks"
@@ -55,18 +66,19 @@ LIVE = "hearth.live"
 def root_spec(config: Config) -> ChildSpec:
     """The child spec of the root supervisor, ``hearth.root``, for ``otp.run_node``."""
     children = [
-        Repo.child_spec(
-            config.database.path, config.database.read_connections, id="Repo", name=REPO
-        ),
+        _repo(config),
         PubSub.child_spec(id="PubSub", name=PUBSUB),
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         dirty_pool_spec(config.node.dirty_pool_size),
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER),
+        Mailer.child_spec(id="Mailer", name=MAILER),
         TaskSupervisor.child_spec(id="TaskSupervisor", name=TASKS),
         # One SocketSession per connection.
         DynamicSupervisor.child_spec(id="SessionSupervisor", name=SESSIONS),
         # One process per connected live page.
         DynamicSupervisor.child_spec(id="LiveSupervisor", name=LIVE),
+        # Seeds a fresh database, then leaves the tree (see the module docstring).
+        DemoSeed.child_spec(config, id="DemoSeed", restart="temporary"),
         # The supervisor waits past the server's own grace period before it kills.
         Endpoint.child_spec(
             config, id="Endpoint", name=ENDPOINT, shutdown=config.server.shutdown_timeout + 1.0
@@ -74,4 +86,18 @@ def root_spec(config: Config) -> ChildSpec:
     ]
     return Supervisor.child_spec(
         children, id=ROOT, name=ROOT, init_kwargs={"strategy": "one_for_one"}
+    )
+
+
+def cli_spec(config: Config) -> ChildSpec:
+    """The child spec of ``hearth.cli``: the Repo and the dirty pool, for one-off commands."""
+    children = [_repo(config), dirty_pool_spec(config.node.dirty_pool_size)]
+    return Supervisor.child_spec(
+        children, id=CLI, name=CLI, init_kwargs={"strategy": "one_for_one"}
+    )
+
+
+def _repo(config: Config) -> ChildSpec:
+    return Repo.child_spec(
+        config.database.path, config.database.read_connections, id="Repo", name=REPO
     )

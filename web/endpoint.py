@@ -19,13 +19,14 @@ from typing import Any
 from aiohttp import web
 
 import otp
+from contexts.accounts import Accounts
 from hearth.config import Config
 from hearth.secrets import load_secret_key
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import pages, session
 from .api import auth as api_auth
-from .keys import CONFIG, SECRET
+from .keys import ACCOUNTS, CONFIG, SECRET
 from .router import add_routes
 
 __all__ = ["NAME", "Endpoint", "build_app"]
@@ -43,6 +44,7 @@ def build_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[session.middleware, api_auth.middleware])
     app[CONFIG] = config
     app[SECRET] = load_secret_key(config)
+    app[ACCOUNTS] = Accounts(config.auth)
     pages.setup(app)
     add_routes(app.router)
     return app

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from contexts.accounts import Accounts
 from hearth.config import Config
 
-__all__ = ["CONFIG", "SECRET"]
+__all__ = ["ACCOUNTS", "CONFIG", "SECRET"]
+
+ACCOUNTS = web.AppKey("accounts", Accounts)
+"""The accounts context (``contexts.accounts``): register, authenticate, reset passwords."""
 
 CONFIG = web.AppKey("config", Config)
 """The node's configuration, as read at start."""

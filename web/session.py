@@ -1,14 +1,300 @@
-"""Browser sessions (stub: filled in by the accounts work)."""
+"""Browser sessions: an encrypted cookie, a server-side row per signed-in session, and the
+current user, loaded once per page request.
+
+The cookie ``hearth_session`` holds a version byte, a 12-byte nonce and the AES-256-GCM
+encryption of a small JSON payload, base64url-encoded::
+
+    {"s": session token or null, "c": CSRF token, "f": [[kind, text], ...], "i": issued at}
+
+GCM's tag is the signature: a cookie that was altered, cut short, sealed with another key or
+older than ``auth.session_max_age`` does not open, and the request is simply anonymous. The
+key is derived from the node's secret (HKDF-SHA256, with a label of its own), so no other
+use of the secret can produce a valid cookie.
+
+The session token names a row of ``sessions`` (``contexts.sessions``) by its sha256; the row
+says whose session it is and until when, so a session can be ended wherever its cookie is:
+logout deletes the row, a password reset deletes all of the user's. :func:`login` always
+starts a new row and a new CSRF token (no session fixation).
+
+:func:`middleware` (outside ``/api/``) puts the :class:`Session` in ``request["session"]``
+and the signed-in ``User`` or ``None`` in ``request["user"]``, runs the CSRF checks
+(``web.csrf``) for unsafe methods, and writes the cookie back only if the session changed.
+Templates get ``current_user``, ``csrf_input()``, ``csrf_token()`` and
+``get_flashed_messages()``; flashes (:func:`flash`) are shown by the next page rendered.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["middleware"]
+from contexts import sessions
+from hearth.config import AuthConfig
+
+from . import csrf
+from .keys import CONFIG, SECRET
+
+if TYPE_CHECKING:
+    from contexts.accounts import User
+
+__all__ = [
+    "COOKIE",
+    "Session",
+    "current_user",
+    "decode",
+    "encode",
+    "flash",
+    "login",
+    "logout",
+    "middleware",
+]
+
+COOKIE = "hearth_session"
+VERSION = 1
+_LABEL = b"hearth session cookie v1"
+_NONCE = 12
+_MAX_FLASHES = 5
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """What the cookie carries. Handlers change it through :func:`flash`, :func:`login`
+    and :func:`logout`, never by hand."""
+
+    __slots__ = ("changed", "csrf", "flashes", "issued_at", "token")
+
+    def __init__(
+        self,
+        token: str | None = None,
+        csrf_token: str | None = None,
+        flashes: list[tuple[str, str]] | None = None,
+        issued_at: float | None = None,
+    ) -> None:
+        self.token = token
+        self.csrf = csrf_token
+        self.flashes = flashes or []
+        self.issued_at = time.time() if issued_at is None else issued_at
+        self.changed = False
+
+    @property
+    def empty(self) -> bool:
+        """Nothing worth a cookie."""
+        return self.token is None and self.csrf is None and not self.flashes
+
+    def csrf_token(self) -> str:
+        """The CSRF token, made on first use."""
+        if self.csrf is None:
+            self.csrf = csrf.new_token()
+            self.changed = True
+        return self.csrf
+
+
+# -- the cookie ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _cipher(secret: bytes) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(secret)
+    return AESGCM(key)
+
+
+def _aad() -> bytes:
+    # Binds the ciphertext to this cookie and version, beyond the key's own label.
+    return bytes([VERSION]) + COOKIE.encode()
+
+
+def encode(session: Session, secret: bytes) -> str:
+    """The cookie value for ``session``, sealed with ``secret``."""
+    payload = json.dumps(
+        {"s": session.token, "c": session.csrf, "f": session.flashes, "i": session.issued_at},
+        separators=(",", ":"),
+    ).encode()
+    nonce = os.urandom(_NONCE)
+    sealed = bytes([VERSION]) + nonce + _cipher(secret).encrypt(nonce, payload, _aad())
+    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+
+
+def decode(value: str, secret: bytes, max_age: float) -> Session | None:
+    """The session in a cookie value, or ``None`` if it does not open: tampered, truncated,
+    another key or version, malformed, or issued more than ``max_age`` seconds ago."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError:
+        return None
+    if len(raw) < 1 + _NONCE + 16 or raw[0] != VERSION:
+        return None
+    try:
+        payload = _cipher(secret).decrypt(raw[1 : 1 + _NONCE], raw[1 + _NONCE :], _aad())
+    except InvalidTag:
+        return None
+    # The payload is ours (it passed the tag), but stay strict: a shape from another
+    # version of this code is no session rather than a crash.
+    try:
+        data = json.loads(payload)
+        token, csrf_token, flashes, issued_at = data["s"], data["c"], data["f"], data["i"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (
+        (token is None or isinstance(token, str))
+        and (csrf_token is None or isinstance(csrf_token, str))
+        and isinstance(issued_at, (int, float))
+        and isinstance(flashes, list)
+        and all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(x, str) for x in f)
+            for f in flashes
+        )
+    ):
+        return None
+    if not 0 <= time.time() - issued_at <= max_age:
+        return None
+    return Session(token, csrf_token, [(kind, text) for kind, text in flashes], issued_at)
+
+
+def _secure(request: web.Request, auth: AuthConfig) -> bool:
+    if auth.cookie_secure == "always":
+        return True
+    if auth.cookie_secure == "never":
+        return False
+    # "auto": only what aiohttp itself knows (TLS here, or a trusted proxy's
+    # forwarded scheme applied with request.clone); a client's header is not proof.
+    return request.secure
+
+
+def _store(request: web.Request, response: web.StreamResponse, session: Session) -> None:
+    if not session.changed or response.prepared:
+        return
+    if session.empty:
+        response.del_cookie(COOKIE, path="/")
+        return
+    auth = request.app[CONFIG].auth
+    response.set_cookie(
+        COOKIE,
+        encode(session, request.app[SECRET]),
+        max_age=int(auth.session_max_age),
+        path="/",
+        secure=_secure(request, auth),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+# -- what handlers use -----------------------------------------------------------------------
+
+
+def current_user(request: web.Request) -> User | None:
+    """The signed-in user of this page request, or ``None``."""
+    user: User | None = request.get("user")
+    return user
+
+
+def flash(request: web.Request, kind: str, text: str) -> None:
+    """Show ``text`` on the next page rendered (this one, if it renders). ``kind``:
+    ``"info"`` or ``"error"``."""
+    session: Session = request["session"]
+    session.flashes = [*session.flashes, (kind, text)][-_MAX_FLASHES:]
+    session.changed = True
+
+
+def _pop_flashes(session: Session) -> list[tuple[str, str]]:
+    flashes, session.flashes = session.flashes, []
+    if flashes:
+        session.changed = True
+    return flashes
+
+
+async def login(request: web.Request, user: User) -> None:
+    """Sign ``user`` in: end the request's current session, if any, and start a new one
+    with a new token and a new CSRF token; flashes carry over."""
+    session: Session = request["session"]
+    if session.token is not None:
+        await sessions.delete(session.token)
+    auth = request.app[CONFIG].auth
+    session.token = await sessions.create(user.id, auth.session_max_age)
+    session.csrf = csrf.new_token()
+    session.issued_at = time.time()
+    session.changed = True
+    request["user"] = user
+
+
+async def logout(request: web.Request) -> None:
+    """End the request's session: its row is deleted and the cookie keeps only flashes."""
+    session: Session = request["session"]
+    if session.token is not None:
+        await sessions.delete(session.token)
+    session.token = None
+    session.csrf = None
+    session.issued_at = time.time()
+    session.changed = True
+    request["user"] = None
+
+
+# -- the middleware --------------------------------------------------------------------------
+
+
+def _template_context(request: web.Request, session: Session) -> dict[str, Any]:
+    return {
+        "current_user": request["user"],
+        "csrf_token": session.csrf_token,
+        "csrf_input": lambda: csrf.input_tag(session.csrf_token()),
+        "get_flashed_messages": lambda: _pop_flashes(session),
+    }
+
+
+def _forbidden(request: web.Request) -> web.Response:
+    response: web.Response = aiohttp_jinja2.render_template(
+        "forbidden.html", request, {}, status=403
+    )
+    return response
 
 
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Loads the session and the current user once per request."""
-    return await handler(request)
+    """Loads the session and the current user once per page request; checks CSRF; writes
+    the cookie back when the session changed."""
+    if request.path.startswith("/api/"):
+        return await handler(request)
+    auth = request.app[CONFIG].auth
+    session: Session | None = None
+    cookie = request.cookies.get(COOKIE)
+    if cookie is not None:
+        session = decode(cookie, request.app[SECRET], auth.session_max_age)
+    if session is None:
+        session = Session()
+        # A cookie that does not open is replaced (or removed), not sent back forever.
+        session.changed = cookie is not None
+    user = None
+    if session.token is not None:
+        user = await sessions.lookup(session.token)
+        if user is None:  # ended (logout elsewhere, reset) or expired
+            session.token = None
+            session.changed = True
+    request["session"] = session
+    request["user"] = user
+    request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = _template_context(request, session)
+
+    if not await csrf.verify(request, session.csrf):
+        log.info("refused %s %s: CSRF check failed", request.method, request.path)
+        response: web.StreamResponse = _forbidden(request)
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            # Redirects are raised; they carry flashes and new sessions too.
+            _store(request, exc, session)
+            raise
+    _store(request, response, session)
+    return response

@@ -146,8 +146,10 @@ def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[A
         assert transport is not None
         loop = asyncio.get_running_loop()
 
+        closing: list[asyncio.Task[bool]] = []  # held so the task is not collected early
+
         def close(code: int, reason: str) -> None:
-            loop.create_task(ws.close(code=code, message=reason.encode()))
+            closing.append(loop.create_task(ws.close(code=code, message=reason.encode())))
 
         conn = WebSocketConn(vsn, transport, limits.outbound_buffer_bytes, close)
         session = await start_session(mount, conn, assigns)
