@@ -144,7 +144,7 @@ class LongPollConn(Conn):
         self.waiter: asyncio.Future[None] | None = None
 
     def broadcast(self, bcast: Broadcast) -> None:
-        self._add(bcast.text(self.vsn), TEXT)
+        self._add(bcast.text(self.vsn), BINARY if isinstance(bcast.payload, bytes) else TEXT)
 
     def _write(self, data: bytes, opcode: int) -> None:
         self._add(data, opcode)

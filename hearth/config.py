@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "AuthConfig",
+    "ChannelsConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",
@@ -145,6 +146,26 @@ class DemoConfig:
 
 
 @dataclass(frozen=True)
+class ChannelsConfig:
+    """``[channels]``: bounds on what a socket client may cost (``channels.handler.Limits``)."""
+
+    max_frame_bytes: int = field(default=1_000_000,
+                                 metadata=_check(lambda v: v >= 1024, "at least 1024"))
+    max_channels: int = field(default=100, metadata=_check(lambda v: v >= 1, "at least 1"))
+    # Binary frames carry the topic's length in one byte, so 255 is the most a topic can be.
+    max_topic_bytes: int = field(default=255, metadata=_check(lambda v: 1 <= v <= 255,
+                                                                "from 1 to 255"))
+    outbound_buffer_bytes: int = field(default=4_000_000,
+                                       metadata=_check(lambda v: v >= 1024, "at least 1024"))
+    idle_timeout: float = field(default=60.0, metadata=_check(lambda v: v > 0, "seconds > 0"))
+    longpoll_window: float = field(default=10.0,
+                                   metadata=_check(lambda v: v > 0, "seconds > 0"))
+    # Hosts (host or host:port), comma-separated, whose pages may open sockets; empty means
+    # only pages served from the socket's own host.
+    allowed_origins: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
 
@@ -153,6 +174,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    channels: ChannelsConfig = field(default_factory=ChannelsConfig)
 
 
 def load_config(

@@ -56,30 +56,38 @@ async def serve_node(
     NodeInfo.started_at = time.time()
     k.trap_exit(True)
     loop = asyncio.get_running_loop()
-    try:
-        pid = await root.start()
-    except Exception as e:
-        log.error("node %s failed to start: %r", NodeInfo.name, e)
-        return 1
-    if pid is None:
-        return 0
-    NodeInfo.root = pid
     stopping: list[int] = []
+    root_pid: list[Pid] = []
 
     def on_signal(signum: int) -> None:
+        # Installed before the tree starts, so a signal during the start is not the default
+        # (fatal) one: it is remembered and acted on once the root is up.
         if stopping:
             log.warning("second signal: killing the tree")
-            k.exit(pid, k.KILL)
             stopping.append(130)
+            if root_pid:
+                k.exit(root_pid[0], k.KILL)
             return
         log.info("signal %s: stopping node %s", signal.Signals(signum).name, NodeInfo.name)
         stopping.append(0)
-        k.exit(pid, k.SHUTDOWN)
+        if root_pid:
+            k.exit(root_pid[0], k.SHUTDOWN)
 
     if install_signals:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, on_signal, signum)
     try:
+        try:
+            pid = await root.start()
+        except Exception as e:
+            log.error("node %s failed to start: %r", NodeInfo.name, e)
+            return 1
+        if pid is None:
+            return 0
+        NodeInfo.root = pid
+        root_pid.append(pid)
+        if stopping:
+            k.exit(pid, k.KILL if stopping[-1] else k.SHUTDOWN)
         if on_started is not None:
             result = on_started(pid)
             if result is not None:

@@ -11,6 +11,9 @@ import uvloop
 
 from otp import _kernel as k
 
+# channel_case: Phoenix's ChannelCase for channel tests.
+pytest_plugins = ["channels.testing"]
+
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item

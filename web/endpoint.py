@@ -24,8 +24,9 @@ from hearth.config import Config
 from hearth.secrets import load_secret_key
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
-from . import pages, session
+from . import api, pages, session
 from .api import auth as api_auth
+from .api import errors as api_errors
 from .keys import ACCOUNTS, CONFIG, SECRET
 from .router import add_routes
 
@@ -40,12 +41,16 @@ log = logging.getLogger(__name__)
 def build_app(config: Config) -> web.Application:
     """The aiohttp application with every route and the config under :data:`~web.keys.CONFIG`."""
     # API requests authenticate with tokens and keys, pages with the session cookie; each
-    # middleware leaves the other kind of request alone.
-    app = web.Application(middlewares=[session.middleware, api_auth.middleware])
+    # middleware leaves the other kind of request alone. API errors, its guards' included,
+    # are answered as JSON by api_errors.middleware.
+    app = web.Application(
+        middlewares=[session.middleware, api_errors.middleware, api_auth.middleware]
+    )
     app[CONFIG] = config
     app[SECRET] = load_secret_key(config)
     app[ACCOUNTS] = Accounts(config.auth)
     pages.setup(app)
+    api.setup(app)
     add_routes(app.router)
     return app
 

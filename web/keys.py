@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from contexts.accounts import Accounts
+from contexts.tokens import Tokens
 from hearth.config import Config
 
-__all__ = ["ACCOUNTS", "CONFIG", "SECRET"]
+__all__ = ["ACCOUNTS", "CONFIG", "SECRET", "TOKENS"]
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 """The accounts context (``contexts.accounts``): register, authenticate, reset passwords."""
@@ -17,3 +18,6 @@ CONFIG = web.AppKey("config", Config)
 
 SECRET = web.AppKey("secret", bytes)
 """The node's secret key (``hearth.secrets.load_secret_key``): never log it."""
+
+TOKENS = web.AppKey("tokens", Tokens)
+"""The API token signer and verifier (``contexts.tokens``), keys read once at start."""

@@ -16,7 +16,7 @@ says whose session it is and until when, so a session can be ended wherever its 
 logout deletes the row, a password reset deletes all of the user's. :func:`login` always
 starts a new row and a new CSRF token (no session fixation).
 
-:func:`middleware` (outside ``/api/``) puts the :class:`Session` in ``request["session"]``
+:func:`middleware` (outside ``/api/``) puts the :class:`Session` in ``request[SESSION]``
 and the signed-in ``User`` or ``None`` in ``request["user"]``, runs the CSRF checks
 (``web.csrf``) for unsafe methods, and writes the cookie back only if the session changed.
 Templates get ``current_user``, ``csrf_input()``, ``csrf_token()`` and
@@ -29,6 +29,7 @@ import base64
 import functools
 import json
 import logging
+import math
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ from contexts import sessions
 from hearth.config import AuthConfig
 
 from . import csrf
+from .api.errors import is_api
 from .keys import CONFIG, SECRET
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COOKIE",
+    "SESSION",
     "Session",
     "current_user",
     "decode",
@@ -101,6 +104,10 @@ class Session:
             self.csrf = csrf.new_token()
             self.changed = True
         return self.csrf
+
+
+SESSION = web.RequestKey("session", Session)
+"""Where :func:`middleware` leaves the request's :class:`Session`."""
 
 
 # -- the cookie ------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ def decode(value: str, secret: bytes, max_age: float) -> Session | None:
         )
     ):
         return None
-    if not 0 <= time.time() - issued_at <= max_age:
+    if time.time() - issued_at > max_age:
         return None
     return Session(token, csrf_token, [(kind, text) for kind, text in flashes], issued_at)
 
@@ -184,7 +191,7 @@ def _store(request: web.Request, response: web.StreamResponse, session: Session)
     response.set_cookie(
         COOKIE,
         encode(session, request.app[SECRET]),
-        max_age=int(auth.session_max_age),
+        max_age=math.ceil(auth.session_max_age),
         path="/",
         secure=_secure(request, auth),
         httponly=True,
@@ -204,7 +211,7 @@ def current_user(request: web.Request) -> User | None:
 def flash(request: web.Request, kind: str, text: str) -> None:
     """Show ``text`` on the next page rendered (this one, if it renders). ``kind``:
     ``"info"`` or ``"error"``."""
-    session: Session = request["session"]
+    session: Session = request[SESSION]
     session.flashes = [*session.flashes, (kind, text)][-_MAX_FLASHES:]
     session.changed = True
 
@@ -219,7 +226,7 @@ def _pop_flashes(session: Session) -> list[tuple[str, str]]:
 async def login(request: web.Request, user: User) -> None:
     """Sign ``user`` in: end the request's current session, if any, and start a new one
     with a new token and a new CSRF token; flashes carry over."""
-    session: Session = request["session"]
+    session: Session = request[SESSION]
     if session.token is not None:
         await sessions.delete(session.token)
     auth = request.app[CONFIG].auth
@@ -227,27 +234,32 @@ async def login(request: web.Request, user: User) -> None:
     session.csrf = csrf.new_token()
     session.issued_at = time.time()
     session.changed = True
-    request["user"] = user
+    _set_user(request, user)
 
 
 async def logout(request: web.Request) -> None:
     """End the request's session: its row is deleted and the cookie keeps only flashes."""
-    session: Session = request["session"]
+    session: Session = request[SESSION]
     if session.token is not None:
         await sessions.delete(session.token)
     session.token = None
     session.csrf = None
     session.issued_at = time.time()
     session.changed = True
-    request["user"] = None
+    _set_user(request, None)
+
+
+def _set_user(request: web.Request, user: User | None) -> None:
+    request["user"] = user
+    request[aiohttp_jinja2.REQUEST_CONTEXT_KEY]["current_user"] = user
 
 
 # -- the middleware --------------------------------------------------------------------------
 
 
-def _template_context(request: web.Request, session: Session) -> dict[str, Any]:
+def _template_context(session: Session) -> dict[str, Any]:
     return {
-        "current_user": request["user"],
+        "current_user": None,
         "csrf_token": session.csrf_token,
         "csrf_input": lambda: csrf.input_tag(session.csrf_token()),
         "get_flashed_messages": lambda: _pop_flashes(session),
@@ -265,7 +277,7 @@ def _forbidden(request: web.Request) -> web.Response:
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loads the session and the current user once per page request; checks CSRF; writes
     the cookie back when the session changed."""
-    if request.path.startswith("/api/"):
+    if is_api(request):
         return await handler(request)
     auth = request.app[CONFIG].auth
     session: Session | None = None
@@ -282,9 +294,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if user is None:  # ended (logout elsewhere, reset) or expired
             session.token = None
             session.changed = True
-    request["session"] = session
-    request["user"] = user
-    request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = _template_context(request, session)
+    request[SESSION] = session
+    request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = _template_context(session)
+    _set_user(request, user)
 
     if not await csrf.verify(request, session.csrf):
         log.info("refused %s %s: CSRF check failed", request.method, request.path)

@@ -1,4 +1,5 @@
-"""The Phoenix socket endpoints: ``<path>/websocket`` (and ``<path>/longpoll``).
+"""The Phoenix socket endpoints: ``<path>/websocket`` here, ``<path>/longpoll`` in
+``web.longpoll``; :func:`mount_socket` adds both.
 
 The handshake follows ``protocol.md`` §1.1: ``vsn`` picks the serializer (2.x: arrays, 1.x or
 none: objects, anything else: 400), an ``Origin`` whose host is not allowed gets 403, and the
@@ -29,24 +30,30 @@ from channels.handler import ConnectInfo, Limits, SocketHandler
 from channels.serializer import BadFrame, decode, decode_binary
 from channels.session import SocketSession
 from hearth import names
+from hearth.config import ChannelsConfig
 from otp import DynamicSupervisor, Pid
 
-__all__ = ["SocketMount", "mount_socket", "parse_vsn"]
+__all__ = ["SocketMount", "channel_limits", "mount_socket", "parse_vsn"]
 
 log = logging.getLogger("channels")
 
 _BEARER_PREFIX = "base64url.bearer.phx."
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TIMEOUT = 10.0
+"""Seconds a closing WebSocket waits for its client to take the close frame and answer."""
 
 
 @dataclass(frozen=True)
 class SocketMount:
-    """One mounted socket: its handler, limits and the processes it uses."""
+    """One mounted socket: its handler, limits and the processes it uses; ``longpoll``
+    also serves the long-poll fallback."""
 
     handler: SocketHandler
     limits: Limits
     allowed_origins: tuple[str, ...] = ()
     pubsub: str = names.PUBSUB
     sessions: str = names.SESSIONS
+    longpoll: bool = True
 
 
 def parse_vsn(value: str | None) -> int | None:
@@ -102,7 +109,12 @@ async def accept(
     if not origin_allowed(request, mount.allowed_origins):
         log.info("socket refused: origin %r not allowed", request.headers.get("Origin"))
         return web.Response(status=403, text="origin not allowed")
-    params = {k: v for k, v in request.query.items() if k != "vsn"}
+    params: dict[str, str] = {}
+    for key, value in request.query.items():
+        # The first value of a repeated key: long-poll appends its session token= after the
+        # socket's own params, which may have a token of their own.
+        if key != "vsn":
+            params.setdefault(key, value)
     assigns = await mount.handler.connect(params, connect_info(request, transport))
     if assigns is None:
         return web.Response(status=403, text="connection refused")
@@ -129,9 +141,14 @@ async def end_session(session: Pid, reason: Any) -> None:
             pass  # it ended on its own meanwhile, or took too long and was left to die
 
 
-def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[Any]]:
-    """The ``GET <path>/websocket`` handler for ``mount``."""
+def websocket_handler(
+    mount: SocketMount, live: set[WebSocketConn] | None = None
+) -> Callable[[web.Request], Awaitable[Any]]:
+    """The ``GET <path>/websocket`` handler for ``mount``; the connections it serves are
+    kept in ``live`` while they are open."""
     limits = mount.limits
+    if live is None:
+        live = set()
 
     async def handler(request: web.Request) -> web.StreamResponse:
         accepted = await accept(request, mount, "websocket")
@@ -146,15 +163,28 @@ def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[A
         assert transport is not None
         loop = asyncio.get_running_loop()
 
-        closing: list[asyncio.Task[bool]] = []  # held so the task is not collected early
+        closing: list[asyncio.Task[None]] = []  # held so the task is not collected early
+
+        async def close_within(code: int, reason: str) -> None:
+            try:
+                await asyncio.wait_for(ws.close(code=code, message=reason.encode()),
+                                       CLOSE_TIMEOUT)
+            except TimeoutError:
+                # A client that reads nothing (a slow consumer) never takes its close frame;
+                # drop the connection and what is queued for it.
+                transport.abort()
 
         def close(code: int, reason: str) -> None:
-            closing.append(loop.create_task(ws.close(code=code, message=reason.encode())))
+            closing.append(loop.create_task(close_within(code, reason)))
 
         conn = WebSocketConn(vsn, transport, limits.outbound_buffer_bytes, close)
         session = await start_session(mount, conn, assigns)
         proc = session._proc
         reason: Any = ("shutdown", "closed")
+        if proc is not None:
+            # However the session ends (killed, too), the client is told to come back.
+            proc._on_exit(lambda _proc, _reason: conn.close(CLOSE_GOING_AWAY, "session ended"))
+        live.add(conn)
         try:
             while proc is not None and proc._alive:
                 try:
@@ -180,6 +210,7 @@ def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[A
                     continue
                 proc._deliver(frame)
         finally:
+            live.discard(conn)
             conn.closed = True
             await end_session(session, reason)
         return ws
@@ -188,5 +219,38 @@ def websocket_handler(mount: SocketMount) -> Callable[[web.Request], Awaitable[A
 
 
 def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
-    """Serve ``mount`` at ``path/websocket``."""
-    app.router.add_get(f"{path}/websocket", websocket_handler(mount))
+    """Serve ``mount`` at ``path/websocket`` and ``path/longpoll``.
+
+    Long-poll session tokens are signed with the application's ``web.keys.SECRET``.
+    """
+    # Imported here: web.longpoll builds on this module's handshake.
+    from .longpoll import LongPoll
+
+    live: set[WebSocketConn] = set()
+
+    async def drain(_app: web.Application) -> None:
+        # Shutting down: clients are told to come back (to this node or another) rather
+        # than held until the shutdown timeout.
+        for conn in list(live):
+            conn.close(CLOSE_SERVICE_RESTART, "server restarting")
+
+    app.router.add_get(f"{path}/websocket", websocket_handler(mount, live))
+    app.on_shutdown.append(drain)
+    if mount.longpoll:
+        longpoll = LongPoll(mount)
+        app.router.add_route("*", f"{path}/longpoll", longpoll.handle)
+        app.on_shutdown.append(longpoll.close)
+
+
+def channel_limits(config: ChannelsConfig) -> tuple[Limits, tuple[str, ...]]:
+    """The :class:`Limits` and the allowed origin hosts of a ``[channels]`` config."""
+    limits = Limits(
+        max_frame_bytes=config.max_frame_bytes,
+        max_channels=config.max_channels,
+        max_topic_bytes=config.max_topic_bytes,
+        outbound_buffer_bytes=config.outbound_buffer_bytes,
+        idle_timeout=config.idle_timeout,
+        longpoll_window=config.longpoll_window,
+    )
+    origins = tuple(host.strip() for host in config.allowed_origins.split(",") if host.strip())
+    return limits, origins

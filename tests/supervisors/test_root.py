@@ -8,6 +8,8 @@ from typing import Any
 import aiohttp
 
 import otp
+from actors.repo import Repo
+from contexts.demo import DEMO_USERS
 from hearth.config import load_config
 from otp import Down, Exit, Supervisor
 from supervisors.root import root_spec
@@ -19,6 +21,7 @@ ORDER = [
     ("Registry", "hearth.registry", "registry:Registry"),
     ("dirty", "dirty", "supervisor:Supervisor"),
     ("RateLimiter", "hearth.rate_limiter", "gen_server:RateLimiter"),
+    ("Mailer", "hearth.mailer", "gen_server:Mailer"),
     ("TaskSupervisor", "hearth.tasks", "task_supervisor:TaskSupervisor"),
     ("SessionSupervisor", "hearth.sessions", "dynamic_supervisor:DynamicSupervisor"),
     ("LiveSupervisor", "hearth.live", "dynamic_supervisor:DynamicSupervisor"),
@@ -33,6 +36,7 @@ async def test_root_starts_children_in_order_and_stops_them_in_reverse(tmp_path:
             "server.port": 0,
             "node.dirty_pool_size": 2,
             "database.path": str(tmp_path / "hearth.db"),
+            "auth.bcrypt_cost": 4,  # for the demo accounts seeded at start
         },
     )
     otp.trap_exit(True)  # the root is linked to this test; its exit must not kill the test
@@ -48,6 +52,8 @@ async def test_root_starts_children_in_order_and_stops_them_in_reverse(tmp_path:
     assert all(c["state"] == "running" for c in rows)
     workers = rows[3]["tree"]["children"]
     assert [w["process"]["name"] for w in workers] == ["dirty.0", "dirty.1"]
+    # DemoSeed seeded the fresh database before the Endpoint started, and left no process.
+    assert len(await Repo.fetch_all("SELECT id FROM users")) == len(DEMO_USERS)
 
     host, port = await Endpoint.address()
     assert port != 0

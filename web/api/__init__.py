@@ -1,0 +1,22 @@
+"""The JSON API: its errors (``errors``), request bodies (``params``), authentication
+(``auth``), guards (``guards``) and one package per version (``v1``).
+
+:func:`setup` puts on the application what the API needs for its whole life; it runs in
+``web.endpoint.build_app``, so a missing signing key stops the start.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from contexts.tokens import Tokens
+
+from ..keys import CONFIG, SECRET, TOKENS
+
+__all__ = ["setup"]
+
+
+def setup(app: web.Application) -> None:
+    """Make the token signer (reading its keys) once; raises ``ConfigError`` if a key
+    named in ``[auth]`` is missing or unusable."""
+    app[TOKENS] = Tokens(app[CONFIG].auth, app[SECRET])

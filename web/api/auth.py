@@ -3,7 +3,7 @@
 For ``/api/`` paths only, :func:`middleware` reads the credentials and sets:
 
 - ``request["user"]``: the ``contexts.accounts.User`` they belong to, or ``None``;
-- ``request["api_auth"]``: an :class:`ApiAuth` saying how (``"bearer"``, ``"api_key"`` or
+- ``request[API_AUTH]``: an :class:`ApiAuth` saying how (``"bearer"``, ``"api_key"`` or
   ``None``), the verified access token, and, when credentials were sent but refused, why.
 
 It never answers by itself: a public route (the token endpoint) works even for a client still
@@ -33,7 +33,7 @@ from .errors import is_api
 if TYPE_CHECKING:
     from contexts.accounts import User
 
-__all__ = ["API_KEY_HEADER", "ApiAuth", "Refusal", "api_auth", "middleware"]
+__all__ = ["API_AUTH", "API_KEY_HEADER", "ApiAuth", "Refusal", "api_auth", "middleware"]
 
 API_KEY_HEADER = "X-API-Key"
 MAX_CREDENTIAL = 4096
@@ -68,10 +68,13 @@ class ApiAuth:
     """Why the credentials were refused; ``MISSING`` if none were sent."""
 
 
+API_AUTH = web.RequestKey("api_auth", ApiAuth)
+"""Where :func:`middleware` leaves what it found; read it with :func:`api_auth`."""
+
+
 def api_auth(request: web.Request) -> ApiAuth:
     """What :func:`middleware` found out about ``request``."""
-    found: ApiAuth = request.get("api_auth") or ApiAuth(refusal=MISSING)
-    return found
+    return request.get(API_AUTH) or ApiAuth(refusal=MISSING)
 
 
 @web.middleware
@@ -80,7 +83,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     if is_api(request):
         user, auth = await _authenticate(request)
         request["user"] = user
-        request["api_auth"] = auth
+        request[API_AUTH] = auth
     return await handler(request)
 
 

@@ -1,15 +1,80 @@
-"""Server-rendered HTML pages (stub: filled in by the accounts work)."""
+"""Server-rendered HTML pages: one module per part of the site, one table of routes.
+
+:data:`ROUTES` is every page route with the least role it needs (``None``: open to all).
+``add_routes`` guards each handler with ``web.guards.require_role`` from that column, and
+the role walk test (``tests/web/test_pages_roles.py``) reads the same table, so a role is
+declared in exactly one place: here, not on the handler.
+
+Handlers render with ``aiohttp_jinja2.render_template``; templates live in ``web/templates``
+and extend ``base.html``, which shows the current user and the flash messages. The session
+middleware supplies ``current_user``, ``csrf_input()``, ``csrf_token()`` and
+``get_flashed_messages()`` to every template; every form that posts carries
+``{{ csrf_input() }}``.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["add_routes", "setup"]
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from contexts.roles import at_least
+
+from ..guards import require_role
+from . import account, home, login, passwords, registration, staff
+
+__all__ = ["ROUTES", "TEMPLATES", "Page", "add_routes", "setup"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class Page(NamedTuple):
+    """One page route: ``role`` is the least role that may use it, ``None`` for anyone."""
+
+    method: str
+    path: str
+    handler: Handler
+    role: str | None = None
+
+
+ROUTES: list[Page] = [
+    Page("GET", "/", home.show),
+    Page("GET", "/register", registration.new),
+    Page("POST", "/register", registration.create),
+    Page("GET", "/login", login.new),
+    Page("POST", "/login", login.create),
+    Page("POST", "/logout", login.delete),
+    Page("GET", "/password/forgot", passwords.forgot_form),
+    Page("POST", "/password/forgot", passwords.forgot),
+    Page("GET", "/password/reset/{token}", passwords.reset_form),
+    Page("POST", "/password/reset/{token}", passwords.reset),
+    Page("GET", "/account", account.show, role="user"),
+    Page("POST", "/account/sessions/end", account.log_out_everywhere, role="user"),
+    Page("GET", "/moderation", staff.moderation, role="moderator"),
+    Page("GET", "/admin", staff.admin, role="admin"),
+]
 
 
 def setup(app: web.Application) -> None:
-    """Templates and whatever the pages need on the application."""
+    """The template environment, on ``app``."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+    )
+    env.globals["at_least"] = at_least
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
-    """The HTML routes."""
+    """The HTML routes of :data:`ROUTES`, each behind its role guard."""
+    for page in ROUTES:
+        handler = page.handler if page.role is None else require_role(page.role)(page.handler)
+        if page.method == "GET":
+            router.add_get(page.path, handler)  # and HEAD
+        else:
+            router.add_route(page.method, page.path, handler)

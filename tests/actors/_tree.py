@@ -1,0 +1,46 @@
+"""A small tree for tests that store: the Repo on a scratch database, a dirty pool and the
+Mailer, under the node's names."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import otp
+from actors.mailer import NAME as MAILER
+from actors.mailer import MailAdapter, Mailer
+from actors.repo import NAME as REPO
+from actors.repo import Repo
+from otp import Down, Pid, Supervisor, dirty_pool_spec
+
+
+@asynccontextmanager
+async def store_tree(
+    db: Path, *, pool_size: int = 1, adapter: MailAdapter | None = None
+) -> AsyncIterator[Pid]:
+    """Run the tree for the body of the ``async with``, then stop it.
+
+    A context manager rather than a fixture: the supervisor's parent is the process of the
+    task that starts it, and a fixture's task is not the test's.
+    """
+    otp.trap_exit(True)
+    children = [
+        Repo.child_spec(str(db), 1, name=REPO),
+        dirty_pool_spec(pool_size),
+        Mailer.child_spec(adapter, name=MAILER),
+    ]
+    sup = await Supervisor.start_link(children)
+    assert sup is not None
+    try:
+        yield sup
+    finally:
+        ref = otp.monitor(sup)
+        otp.exit(sup, "shutdown")
+        await otp.receive(timeout=10, match=lambda m: type(m) is Down and m.ref == ref)
+
+
+async def rows(sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    """The rows of a read query, as dicts."""
+    return [dict(row) for row in await Repo.fetch_all(sql, params)]

@@ -1,0 +1,249 @@
+"""Registering, logging in and out, and resetting a forgotten password, in a browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from yarl import URL
+
+from actors.repo import Repo
+
+from ._browser import PASSWORD, Browser, running_node
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+async def latest_mail_to(email: str) -> str:
+    row = await Repo.fetch_one(
+        "SELECT body FROM outbox WHERE recipient = ? ORDER BY id DESC LIMIT 1", (email,)
+    )
+    assert row is not None, f"no mail to {email}"
+    body: str = row["body"]
+    return body
+
+
+def reset_path(body: str) -> str:
+    found = re.search(r"https?://\S+/password/reset/\S+", body)
+    assert found, body
+    return URL(found.group(0)).path
+
+
+# -- registering -----------------------------------------------------------------------------
+
+
+async def test_registering_signs_the_new_user_in(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        page = await browser.register("alice@example.com", "Alice")
+
+        assert page.status == 200
+        assert page.user == "Alice"
+        assert ("info", "Welcome to Hearth, Alice!") in page.flashes
+        assert (await browser.get("/account")).status == 200
+
+
+async def test_a_bad_registration_shows_each_error_and_keeps_what_was_typed_but_the_password(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.get("/register")
+
+        page = await browser.post(
+            "/register",
+            {"email": "not an email", "display_name": "Alice", "password": "short pw"},
+        )
+
+        assert page.status == 422
+        assert set(page.field_errors) == {"email", "password"}
+        assert 'value="not an email"' in page.text
+        assert 'value="Alice"' in page.text
+        assert "short pw" not in page.text
+        assert page.user is None
+        assert await Repo.fetch_all("SELECT id FROM users") == []
+
+
+async def test_an_email_can_be_registered_once(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node:
+        async with Browser(node) as first:
+            await first.register("alice@example.com")
+        async with Browser(node) as second:
+            await second.get("/register")
+
+            page = await second.post(
+                "/register",
+                {"email": "ALICE@example.com", "display_name": "Alice 2", "password": PASSWORD},
+            )
+
+            assert page.status == 422
+            assert page.field_errors == {"email": ["Email has already been taken"]}
+
+
+# -- logging in and out ----------------------------------------------------------------------
+
+
+async def test_logging_out_and_in_again(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.register("alice@example.com", "Alice")
+
+        out = await browser.log_out()
+        assert out.user is None
+        assert ("info", "Logged out.") in out.flashes
+        assert (await browser.get("/account")).status == 302
+
+        back = await browser.log_in("alice@example.com")
+        assert back.user == "Alice"
+        assert ("info", "Welcome back, Alice!") in back.flashes
+
+
+async def test_a_wrong_password_shows_a_flash_and_keeps_the_email(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.register("alice@example.com")
+        await browser.log_out()
+
+        page = await browser.log_in("alice@example.com", "not the password")
+
+        assert page.status == 422
+        assert page.flashes == [("error", "Invalid email or password.")]
+        assert 'value="alice@example.com"' in page.text
+        assert "not the password" not in page.text
+        assert page.user is None
+
+
+async def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        page = await browser.log_in("nobody@example.com", "whatever it is")
+
+        assert page.status == 422
+        assert page.flashes == [("error", "Invalid email or password.")]
+
+
+async def test_login_goes_on_to_the_next_page_on_this_site_only(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.register("alice@example.com")
+        targets = {
+            "/account": "/account",
+            "/account?tab=1": "/account?tab=1",
+            "https://evil.example/": "/",
+            "//evil.example/x": "/",
+            "/\\evil.example": "/",
+            "/\t/evil.example": "/",
+            "/%2F/evil.example": "/%2F/evil.example",
+            "": "/",
+        }
+        for target, expected in targets.items():
+            await browser.get("/login")
+            page = await browser.post(
+                "/login", {"email": "alice@example.com", "password": PASSWORD, "next": target}
+            )
+            assert (page.status, page.location) == (303, expected), target
+
+
+# -- forgotten passwords ---------------------------------------------------------------------
+
+
+async def test_asking_for_a_reset_answers_the_same_whether_or_not_the_email_is_known(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node:
+        async with Browser(node) as alice:
+            await alice.register("alice@example.com")
+        answers = []
+        for email in ("alice@example.com", "nobody@example.com"):
+            async with Browser(node) as browser:
+                await browser.get("/password/forgot")
+                sent = await browser.post("/password/forgot", {"email": email})
+                shown = await browser.get(sent.location or "")
+                answers.append((sent.status, sent.location, shown.status, shown.flashes))
+
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 303
+        recipients = [r["recipient"] for r in await Repo.fetch_all("SELECT recipient FROM outbox")]
+        assert recipients == ["alice@example.com"]
+
+
+async def test_a_reset_link_sets_a_new_password_once_and_ends_every_other_session(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node:
+        async with Browser(node) as laptop, Browser(node) as phone:
+            await laptop.register("alice@example.com", "Alice")
+            await phone.log_in("alice@example.com")
+            assert (await phone.get("/")).user == "Alice"
+
+            async with Browser(node) as other:
+                await other.get("/password/forgot")
+                await other.post("/password/forgot", {"email": "alice@example.com"})
+                link = reset_path(await latest_mail_to("alice@example.com"))
+
+                form = await other.get(link)
+                assert form.status == 200
+                assert form.headers["Referrer-Policy"] == "no-referrer"
+                done = await other.post(link, {"password": NEW_PASSWORD}, follow=True)
+
+                assert done.user == "Alice"
+                assert ("info", "Your password has been changed.") in done.flashes
+
+                again = await other.post(link, {"password": "yet another passphrase"})
+                assert (again.status, again.location) == (303, "/password/forgot")
+                refused = await other.get("/password/forgot")
+                assert refused.flashes == [
+                    ("error", "That reset link is invalid or has expired. Ask for a new one.")
+                ]
+
+            assert (await laptop.get("/")).user is None
+            assert (await phone.get("/")).user is None
+
+        async with Browser(node) as browser:
+            assert (await browser.log_in("alice@example.com", PASSWORD)).user is None
+            assert (await browser.log_in("alice@example.com", NEW_PASSWORD)).user == "Alice"
+
+
+async def test_a_too_short_new_password_is_refused_and_the_link_still_works(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.register("alice@example.com", "Alice")
+        await browser.log_out()
+        await browser.get("/password/forgot")
+        await browser.post("/password/forgot", {"email": "alice@example.com"})
+        link = reset_path(await latest_mail_to("alice@example.com"))
+        await browser.get(link)
+
+        short = await browser.post(link, {"password": "short"})
+        assert short.status == 422
+        assert "password" in short.field_errors
+        assert short.user is None
+
+        done = await browser.post(link, {"password": NEW_PASSWORD}, follow=True)
+        assert done.user == "Alice"
+
+
+async def test_an_unknown_reset_link_is_refused(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.get("/password/reset/not-a-real-token")
+
+        page = await browser.post(
+            "/password/reset/not-a-real-token", {"password": NEW_PASSWORD}, follow=True
+        )
+
+        assert page.flashes == [
+            ("error", "That reset link is invalid or has expired. Ask for a new one.")
+        ]
+        assert page.user is None
+
+
+# -- the account page ------------------------------------------------------------------------
+
+
+async def test_logging_out_everywhere_else_keeps_only_this_browser(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as laptop, Browser(node) as phone:
+        await laptop.register("alice@example.com", "Alice")
+        await phone.log_in("alice@example.com")
+
+        await laptop.get("/account")
+        page = await laptop.post("/account/sessions/end", follow=True)
+
+        assert page.user == "Alice"
+        assert ("info", "You are now logged out everywhere else.") in page.flashes
+        assert (await phone.get("/")).user is None
+        assert (await laptop.get("/account")).status == 200

@@ -1,0 +1,211 @@
+"""The session cookie: sealed, short of what it must not carry, and ended on the server."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+
+from actors.repo import Repo
+from web.session import Session, decode, encode
+
+from ._browser import SECRET_KEY, Browser, running_node
+
+SECRET = SECRET_KEY.encode()
+DAY = 86400.0
+
+
+def flip(value: str, index: int) -> str:
+    """``value`` with one bit of its ``index``-th decoded byte flipped."""
+    raw = bytearray(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    raw[index] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+# -- the sealed value ------------------------------------------------------------------------
+
+
+def test_a_sealed_session_opens_with_the_same_key() -> None:
+    session = Session("tok", "csrf", [("info", "Hello")], issued_at=time.time())
+
+    opened = decode(encode(session, SECRET), SECRET, DAY)
+
+    assert opened is not None
+    assert (opened.token, opened.csrf, opened.flashes) == ("tok", "csrf", [("info", "Hello")])
+
+
+def test_the_cookie_does_not_show_what_it_carries() -> None:
+    value = encode(Session("the-session-token", "the-csrf-token"), SECRET)
+
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    assert b"the-session-token" not in raw and b"the-csrf-token" not in raw
+
+
+@pytest.mark.parametrize("index", [0, 1, 12, 13, 20, -1])
+def test_a_cookie_with_any_byte_changed_does_not_open(index: int) -> None:
+    value = encode(Session("tok", "csrf"), SECRET)
+
+    assert decode(flip(value, index), SECRET, DAY) is None
+
+
+@pytest.mark.parametrize("value", ["", "x", "!!!!", "AQ", "AQ" + "A" * 60, "Zm9v" * 20])
+def test_garbage_does_not_open(value: str) -> None:
+    assert decode(value, SECRET, DAY) is None
+
+
+def test_a_cookie_sealed_with_another_key_does_not_open() -> None:
+    value = encode(Session("tok", "csrf"), b"another secret key, also long enough")
+
+    assert decode(value, SECRET, DAY) is None
+
+
+def test_a_cookie_issued_longer_ago_than_max_age_does_not_open() -> None:
+    value = encode(Session("tok", "csrf", issued_at=time.time() - DAY - 1), SECRET)
+
+    assert decode(value, SECRET, DAY) is None
+
+
+# -- in a browser ----------------------------------------------------------------------------
+
+
+async def test_the_cookie_is_httponly_lax_for_the_whole_site_and_lives_session_max_age(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path, **{"auth.session_max_age": 3600.0}) as node:
+        async with Browser(node) as alice:
+            await alice.register("alice@example.com")
+
+            page = await alice.log_in("alice@example.com", follow=False)
+
+        assert page.status == 303
+        cookie = page.set_cookie
+        assert cookie is not None
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+        assert "httponly" in attributes
+        assert "samesite=lax" in cookie.lower()
+        assert "path=/" in cookie.lower()
+        assert "max-age=3600" in cookie.lower()
+        assert "secure" not in attributes  # plain http, cookie_secure "auto"
+
+
+async def test_cookie_secure_always_marks_the_cookie_secure(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path, **{"auth.cookie_secure": "always"}) as node,
+        Browser(node) as browser,
+    ):
+        page = await browser.get("/login")
+
+        assert page.set_cookie is not None
+        assert "; secure" in page.set_cookie.lower()
+
+
+async def test_the_cookie_is_written_only_when_the_session_changes(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        first = await browser.get("/")
+        second = await browser.get("/")
+        health = await browser.get("/health")
+
+        assert first.set_cookie is not None  # the CSRF token was made
+        assert second.set_cookie is None
+        assert health.set_cookie is None
+
+
+async def test_a_tampered_cookie_is_anonymous_and_not_an_error(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com", "Alice")
+        assert alice.cookie is not None
+        alice.cookie = flip(alice.cookie, 30)
+
+        home = await alice.get("/")
+        account = await alice.get("/account")
+
+        assert home.status == 200
+        assert home.user is None
+        assert account.status == 302
+        assert account.location is not None and account.location.startswith("/login")
+
+
+async def test_a_session_that_expired_on_the_server_is_anonymous(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com", "Alice")
+        assert (await alice.get("/")).user == "Alice"
+
+        await Repo.execute("UPDATE sessions SET expires_at = ?", (time.time() - 1,))
+        page = await alice.get("/")
+
+        assert page.status == 200
+        assert page.user is None
+        assert (await alice.get("/account")).status == 302
+
+
+async def test_a_cookie_older_than_session_max_age_is_anonymous(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com", "Alice")
+        assert alice.cookie is not None
+        max_age = node.config.auth.session_max_age
+        session = decode(alice.cookie, SECRET, max_age)
+        assert session is not None
+        session.issued_at = time.time() - max_age - 1
+        alice.cookie = encode(session, SECRET)
+
+        page = await alice.get("/")
+
+        assert page.user is None
+
+
+async def test_logging_in_starts_a_new_session_and_the_old_cookie_stops_working(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com", "Alice")
+        before = alice.cookie
+        before_csrf = alice.csrf
+
+        page = await alice.log_in("alice@example.com")
+
+        assert page.user == "Alice"
+        assert alice.cookie != before
+        assert alice.csrf != before_csrf
+        async with Browser(node) as thief:
+            thief.cookie = before
+            assert (await thief.get("/")).user is None
+            assert (await thief.get("/account")).status == 302
+
+
+async def test_logging_out_ends_the_session_for_every_copy_of_the_cookie(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com", "Alice")
+        copy = alice.cookie
+
+        page = await alice.log_out()
+
+        assert page.user is None
+        async with Browser(node) as thief:
+            thief.cookie = copy
+            assert (await thief.get("/")).user is None
+        rows = await Repo.fetch_all("SELECT id_hash FROM sessions")
+        assert rows == []
+
+
+async def test_the_database_keeps_only_a_hash_of_the_session_token(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as alice:
+        await alice.register("alice@example.com")
+        assert alice.cookie is not None
+        session = decode(alice.cookie, SECRET, DAY)
+        assert session is not None and session.token is not None
+
+        rows = await Repo.fetch_all("SELECT id_hash FROM sessions")
+
+        assert len(rows) == 1
+        assert rows[0]["id_hash"] != session.token
+        assert session.token not in rows[0]["id_hash"]
+
+
+async def test_api_requests_get_no_session_and_no_csrf_check(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        page = await browser.post("/api/v1/no-such-thing", {}, csrf="")
+
+        assert page.status != 403
+        assert page.set_cookie is None
