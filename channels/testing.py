@@ -49,7 +49,7 @@ __all__ = [
     "ChannelCase",
     "Connection",
     "Joined",
-    "Ref",
+    "PushRef",
     "channel_case",
 ]
 
@@ -64,7 +64,7 @@ class Joined(NamedTuple):
     join_ref: str | None
 
 
-class Ref(NamedTuple):
+class PushRef(NamedTuple):
     """The ref of a message a test sent, for :meth:`ChannelCase.assert_reply`."""
 
     conn: Connection
@@ -310,7 +310,7 @@ class ChannelCase:
         """Join ``topic``: the join response and the channel; raises :class:`JoinError`."""
         ref = conn.next_ref()
         conn.send(Message(ref, ref, topic, "phx_join", payload or {}))
-        reply = await self._reply(Ref(conn, topic, ref))
+        reply = await self._reply(PushRef(conn, topic, ref))
         if reply["status"] != "ok":
             raise JoinError(topic, reply["response"])
         return reply["response"], Joined(conn, topic, ref)
@@ -327,15 +327,15 @@ class ChannelCase:
             await self._subscribe("unsubscribe", topic)
             raise
 
-    def push(self, channel: Joined, event: str, payload: Any = None) -> Ref:
+    def push(self, channel: Joined, event: str, payload: Any = None) -> PushRef:
         """Send ``event`` to the channel; the ref for :meth:`assert_reply`."""
         ref = channel.conn.next_ref()
         channel.conn.send(
             Message(channel.join_ref, ref, channel.topic, event, {} if payload is None else payload)
         )
-        return Ref(channel.conn, channel.topic, ref)
+        return PushRef(channel.conn, channel.topic, ref)
 
-    def leave(self, channel: Joined) -> Ref:
+    def leave(self, channel: Joined) -> PushRef:
         """Leave the channel; the ref of the leave (the server replies, then ``phx_close``)."""
         return self.push(channel, "phx_leave", {})
 
@@ -345,7 +345,7 @@ class ChannelCase:
 
     # -- asserting -------------------------------------------------------------------------
 
-    async def assert_reply(self, ref: Ref, status: str, response: Any = None) -> Any:
+    async def assert_reply(self, ref: PushRef, status: str, response: Any = None) -> Any:
         """Wait for the reply to ``ref``; assert its status (and response); the response."""
         reply = await self._reply(ref)
         assert reply["status"] == status, f"reply to {ref.ref}: {reply!r}, expected {status!r}"
@@ -398,7 +398,7 @@ class ChannelCase:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _reply(self, ref: Ref) -> dict[str, Any]:
+    async def _reply(self, ref: PushRef) -> dict[str, Any]:
         def match(item: tuple[Connection, Any]) -> bool:
             conn, msg = item
             return (conn is ref.conn and type(msg) is Message and msg.event == "phx_reply"

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import sqlite3
@@ -47,6 +48,7 @@ import bcrypt
 import otp
 from actors.mailer import NAME as MAILER
 from actors.mailer import Mailer
+from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo, Row
 from hearth.config import AuthConfig
@@ -59,6 +61,7 @@ __all__ = [
     "MIN_PASSWORD",
     "Accounts",
     "InvalidToken",
+    "TooManyAttempts",
     "User",
     "ValidationError",
     "insert_user",
@@ -88,6 +91,36 @@ class ValidationError(ValueError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+
+
+class TooManyAttempts(Exception):
+    """Too many attempts from this account or address; try again in ``retry_after``
+    seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many attempts; try again in {math.ceil(retry_after)} seconds")
+        self.retry_after = retry_after
+
+
+LOGIN_ACCOUNT = "login.account"
+LOGIN_ADDRESS = "login.address"
+RESET_ACCOUNT = "reset.account"
+RESET_ADDRESS = "reset.address"
+
+
+def _throttle(
+    counters: tuple[tuple[str, str, int], ...], window: float, count: bool
+) -> None:
+    """Raise :class:`TooManyAttempts` if any counter is over its limit (``count``: this
+    attempt counts too)."""
+    check = RateLimiter.hit if count else RateLimiter.check
+    waits = [
+        decision.reset_after
+        for bucket, key, limit in counters
+        if not (decision := check(bucket, key, limit, window)).allowed
+    ]
+    if waits:
+        raise TooManyAttempts(max(waits))
 
 
 class InvalidToken(Exception):
@@ -188,6 +221,25 @@ class Accounts:
             return _user(row)
         return None
 
+    async def login(self, email: str, password: str, address: str) -> User | None:
+        """:meth:`authenticate`, throttled: failures count per account and per client
+        ``address`` (``auth.login_limit_*``); once either is over its limit the attempt is
+        refused with :class:`TooManyAttempts` before any bcrypt time is spent. Browser and
+        API logins share the counts."""
+        auth = self.auth
+        counters = (
+            (LOGIN_ACCOUNT, normalize_email(email), auth.login_limit_per_account),
+            (LOGIN_ADDRESS, address, auth.login_limit_per_address),
+        )
+        _throttle(counters, auth.login_limit_window, count=False)
+        user = await self.authenticate(email, password)
+        if user is None:
+            for bucket, key, limit in counters:
+                RateLimiter.hit(bucket, key, limit, auth.login_limit_window)
+            return None
+        RateLimiter.reset(LOGIN_ACCOUNT, counters[0][1])
+        return user
+
     async def hash_password(self, password: str) -> str:
         """The bcrypt hash to store for ``password``, computed on the dirty pool."""
         cost = self.auth.bcrypt_cost
@@ -238,11 +290,24 @@ class Accounts:
 
     # -- password resets ---------------------------------------------------------------------
 
-    async def request_password_reset(self, email: str, reset_url_base: str) -> None:
+    async def request_password_reset(
+        self, email: str, reset_url_base: str, address: str | None = None
+    ) -> None:
         """Mail a single-use link ``reset_url_base + token`` to the user with this email,
         valid for ``auth.reset_token_ttl`` seconds. For an unknown email nothing is sent, and
-        the caller sees the same: no error, as many trips to the Repo, about the same time."""
-        row = await self._user_row(email)
+        the caller sees the same: no error, as many trips to the Repo, about the same time.
+
+        Requests count per client ``address`` and per email like logins do: past the
+        address limit :class:`TooManyAttempts` is raised; past the per-email limit the answer
+        is the same as ever but no more mail goes out, so nobody can flood an inbox."""
+        auth = self.auth
+        if address is not None:
+            _throttle(((RESET_ADDRESS, address, auth.login_limit_per_address),),
+                      auth.login_limit_window, count=True)
+        flooded = not RateLimiter.hit(RESET_ACCOUNT, normalize_email(email),
+                                      auth.login_limit_per_account,
+                                      auth.login_limit_window).allowed
+        row = None if flooded else await self._user_row(email)
         token = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         token_hash = _token_hash(token)
         now = self.clock()

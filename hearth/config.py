@@ -80,6 +80,19 @@ class ServerConfig:
         default=5.0, metadata=_check(lambda v: v >= 0, "seconds >= 0")
     )
     access_log: bool = True
+    # The address clients reach this node at (https://chat.example.com), used for links in
+    # mail. Empty: http://<host>:<port>. Never taken from a request's Host header.
+    public_url: str = field(
+        default="",
+        metadata=_check(lambda v: v == "" or v.startswith(("http://", "https://")),
+                        "empty or an http(s):// URL"),
+    )
+
+    def base_url(self) -> str:
+        """``public_url`` without a trailing slash, or one made of host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

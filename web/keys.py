@@ -1,14 +1,14 @@
-"""Typed keys of the aiohttp application: what handlers may read from ``request.app``."""
+"""Typed keys: what handlers may read from ``request.app`` and from the request itself."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from contexts.accounts import Accounts
+from contexts.accounts import Accounts, User
 from contexts.tokens import Tokens
 from hearth.config import Config
 
-__all__ = ["ACCOUNTS", "CONFIG", "SECRET", "TOKENS"]
+__all__ = ["ACCOUNTS", "CONFIG", "SECRET", "TOKENS", "USER"]
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 """The accounts context (``contexts.accounts``): register, authenticate, reset passwords."""
@@ -21,3 +21,7 @@ SECRET = web.AppKey("secret", bytes)
 
 TOKENS = web.AppKey("tokens", Tokens)
 """The API token signer and verifier (``contexts.tokens``), keys read once at start."""
+
+USER: web.RequestKey[User | None] = web.RequestKey("user")
+"""The signed-in user of this request (``None``: anonymous), set once per request by the
+session middleware (pages) or the API auth middleware (``/api/``)."""

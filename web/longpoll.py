@@ -7,7 +7,8 @@ the same SocketSession, writing to a :class:`~channels.conn.LongPollConn`; the a
 waits up to ``longpoll_window`` seconds for what the session has buffered (200 with the
 already-encoded frames as strings, or 204). A ``POST`` of ``application/x-ndjson`` carries up
 to 100 client frames, JSON or base64 of binary ones; it is answered once they are in the
-session's mailbox, which keeps them in order. Every answer is HTTP 200 with the logical
+session's mailbox, which keeps them in order (a bigger batch is a 400, a body over
+``4 * max_frame_bytes`` a 413). Every answer is HTTP 200 with the logical
 status in the JSON body, as the client expects; ``403`` means refused, ``410`` means the
 session is gone (the client reconnects and rejoins its channels).
 

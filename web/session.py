@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
@@ -47,7 +48,7 @@ from hearth.config import AuthConfig
 
 from . import csrf
 from .api.errors import is_api
-from .keys import CONFIG, SECRET
+from .keys import CONFIG, SECRET, USER
 
 if TYPE_CHECKING:
     from contexts.accounts import User
@@ -204,7 +205,7 @@ def _store(request: web.Request, response: web.StreamResponse, session: Session)
 
 def current_user(request: web.Request) -> User | None:
     """The signed-in user of this page request, or ``None``."""
-    user: User | None = request.get("user")
+    user: User | None = request.get(USER)
     return user
 
 
@@ -250,7 +251,7 @@ async def logout(request: web.Request) -> None:
 
 
 def _set_user(request: web.Request, user: User | None) -> None:
-    request["user"] = user
+    request[USER] = user
     request[aiohttp_jinja2.REQUEST_CONTEXT_KEY]["current_user"] = user
 
 
@@ -295,7 +296,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             session.token = None
             session.changed = True
     request[SESSION] = session
-    request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = _template_context(session)
+    with warnings.catch_warnings():
+        # aiohttp_jinja2 reads its context under a plain string key; nothing to fix on our side.
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = _template_context(session)
     _set_user(request, user)
 
     if not await csrf.verify(request, session.csrf):

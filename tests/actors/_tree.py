@@ -11,6 +11,8 @@ from typing import Any
 import otp
 from actors.mailer import NAME as MAILER
 from actors.mailer import MailAdapter, Mailer
+from actors.rate_limiter import NAME as RATE_LIMITER
+from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
 from otp import Down, Pid, Supervisor, dirty_pool_spec
@@ -29,6 +31,7 @@ async def store_tree(
     children = [
         Repo.child_spec(str(db), 1, name=REPO),
         dirty_pool_spec(pool_size),
+        RateLimiter.child_spec(name=RATE_LIMITER),
         Mailer.child_spec(adapter, name=MAILER),
     ]
     sup = await Supervisor.start_link(children)

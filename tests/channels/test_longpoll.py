@@ -11,6 +11,7 @@ import orjson
 
 import otp
 from channels.client import decode_server_binary, encode_client
+from channels.conn import metrics
 from channels.handler import ConnectInfo, Limits, disconnect_socket
 from channels.serializer import Broadcast, Message
 from hearth import names
@@ -274,3 +275,22 @@ async def test_a_disconnected_session_is_gone_for_its_poll(serve: Serve) -> None
     body = await waiting
 
     assert body["status"] == 410 and body["token"] != old
+
+
+async def test_a_session_whose_messages_pile_up_unpolled_ends(serve: Serve) -> None:
+    server = await serve(limits=Limits(outbound_buffer_bytes=4096))
+    poller = Poller(server)
+    await poller.open()
+    await poller.post(frame("1", "1", "room:lobby", "phx_join", {}))
+    await poller.messages(1)
+    [session] = sessions()
+    ref = otp.monitor(session)
+    before = metrics["slow_consumers_disconnected"]
+
+    for n in range(10):
+        PubSub.broadcast(names.PUBSUB, "room:lobby",
+                         Broadcast("room:lobby", "big", {"n": n, "pad": "x" * 1024}))
+
+    await otp.receive(timeout=WAIT, match=lambda m: type(m) is otp.Down and m.ref is ref)
+    assert metrics["slow_consumers_disconnected"] == before + 1
+    assert await poller.post(frame(None, "2", "phoenix", "heartbeat", {})) == {"status": 410}

@@ -12,9 +12,9 @@ import pytest
 
 from actors.rate_limiter import RateLimiter
 from actors.repo import Repo
+from contexts.accounts import LOGIN_ACCOUNT as ACCOUNT_BUCKET
 from hearth.config import ConfigError
 from web.endpoint import build_app
-from web.pages.login import ACCOUNT_BUCKET
 
 from ._api import (
     PASSWORD,

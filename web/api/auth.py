@@ -27,7 +27,7 @@ from aiohttp.typedefs import Handler
 from contexts import api_keys
 from contexts.tokens import AccessToken, TokenError
 
-from ..keys import ACCOUNTS, TOKENS
+from ..keys import ACCOUNTS, TOKENS, USER
 from .errors import is_api
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     """Authenticates ``/api/`` requests from a Bearer token or an ``X-API-Key``."""
     if is_api(request):
         user, auth = await _authenticate(request)
-        request["user"] = user
+        request[USER] = user
         request[API_AUTH] = auth
     return await handler(request)
 

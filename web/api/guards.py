@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from contexts.roles import ROLES, at_least
 
+from ..keys import USER
 from .auth import MISSING, Refusal, api_auth
 from .errors import ApiError
 
@@ -40,7 +41,7 @@ def unauthorized(refusal: Refusal) -> ApiError:
 
 def caller(request: web.Request) -> User:
     """The authenticated caller; raises the 401 if there is none."""
-    user: User | None = request.get("user")
+    user: User | None = request.get(USER)
     if user is None:
         raise unauthorized(api_auth(request).refusal or MISSING)
     return user

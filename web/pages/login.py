@@ -13,17 +13,13 @@ import math
 import aiohttp_jinja2
 from aiohttp import web
 
-from actors.rate_limiter import RateLimiter
-from contexts.accounts import normalize_email
+from contexts.accounts import TooManyAttempts
 
-from ..keys import ACCOUNTS, CONFIG
+from ..keys import ACCOUNTS
 from ..session import flash, login, logout
 from .forms import local_path, text
 
-__all__ = ["ACCOUNT_BUCKET", "ADDRESS_BUCKET", "create", "delete", "new"]
-
-ACCOUNT_BUCKET = "login.account"
-ADDRESS_BUCKET = "login.address"
+__all__ = ["create", "delete", "new"]
 
 
 async def new(request: web.Request) -> web.Response:
@@ -36,36 +32,21 @@ async def create(request: web.Request) -> web.Response:
     form = await request.post()
     email, password = text(form, "email"), text(form, "password")
     next_path = local_path(text(form, "next"))
-    auth = request.app[CONFIG].auth
-    window = auth.login_limit_window
-    counters = [
-        (ACCOUNT_BUCKET, normalize_email(email), auth.login_limit_per_account),
-        (ADDRESS_BUCKET, request.remote or "", auth.login_limit_per_address),
-    ]
-    refused = [
-        decision
-        for bucket, key, limit in counters
-        if not (decision := RateLimiter.check(bucket, key, limit, window)).allowed
-    ]
-    if refused:
-        wait = max(decision.reset_after for decision in refused)
-        minutes = max(1, math.ceil(wait / 60))
+    try:
+        user = await request.app[ACCOUNTS].login(email, password, request.remote or "")
+    except TooManyAttempts as e:
+        minutes = max(1, math.ceil(e.retry_after / 60))
         flash(
             request,
             "error",
             f"Too many attempts, try again in {minutes} minute{'s' if minutes != 1 else ''}.",
         )
         response = _form(request, email, next_path, status=429)
-        response.headers["Retry-After"] = str(math.ceil(wait))
+        response.headers["Retry-After"] = str(math.ceil(e.retry_after))
         return response
-
-    user = await request.app[ACCOUNTS].authenticate(email, password)
     if user is None:
-        for bucket, key, limit in counters:
-            RateLimiter.hit(bucket, key, limit, window)
         flash(request, "error", "Invalid email or password.")
         return _form(request, email, next_path, status=422)
-    RateLimiter.reset(ACCOUNT_BUCKET, counters[0][1])
     await login(request, user)
     flash(request, "info", f"Welcome back, {user.display_name}!")
     raise web.HTTPSeeOther(next_path)

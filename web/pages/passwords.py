@@ -7,12 +7,14 @@ and signs this browser in with a fresh one.
 
 from __future__ import annotations
 
+import math
+
 import aiohttp_jinja2
 from aiohttp import web
 
-from contexts.accounts import InvalidToken, ValidationError
+from contexts.accounts import InvalidToken, TooManyAttempts, ValidationError
 
-from ..keys import ACCOUNTS
+from ..keys import ACCOUNTS, CONFIG
 from ..session import flash, login
 from .forms import text
 
@@ -30,10 +32,19 @@ async def forgot_form(request: web.Request) -> web.Response:
 async def forgot(request: web.Request) -> web.Response:
     """POST /password/forgot: the same redirect and flash for every address."""
     form = await request.post()
-    # The link's origin comes from the request's Host header: see the report on
-    # configuring a public URL before exposing this beyond a trusted proxy.
-    base = str(request.url.origin()) + RESET_PATH
-    await request.app[ACCOUNTS].request_password_reset(text(form, "email"), base)
+    # From config, never from the Host header a client chooses (that would let anyone
+    # mail a victim a real token on a link to their own site).
+    base = request.app[CONFIG].server.base_url() + RESET_PATH
+    try:
+        await request.app[ACCOUNTS].request_password_reset(
+            text(form, "email"), base, address=request.remote or ""
+        )
+    except TooManyAttempts as e:
+        flash(request, "error", "Too many requests, try again later.")
+        response = aiohttp_jinja2.render_template("password_forgot.html", request, {},
+                                                  status=429)
+        response.headers["Retry-After"] = str(math.ceil(e.retry_after))
+        return response
     flash(request, "info", SENT)
     raise web.HTTPSeeOther("/login")
 

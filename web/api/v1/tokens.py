@@ -14,12 +14,10 @@ import math
 
 from aiohttp import web
 
-from actors.rate_limiter import RateLimiter
-from contexts.accounts import MAX_EMAIL, normalize_email
+from contexts.accounts import MAX_EMAIL, TooManyAttempts
 from contexts.tokens import TokenError
 
-from ...keys import ACCOUNTS, CONFIG, TOKENS
-from ...pages.login import ACCOUNT_BUCKET, ADDRESS_BUCKET
+from ...keys import ACCOUNTS, TOKENS
 from ..auth import Refusal, api_auth
 from ..errors import ApiError, json_response
 from ..guards import unauthorized
@@ -37,26 +35,14 @@ async def issue(request: web.Request) -> web.Response:
     body = await read_json(request)
     email = string(body, "email", max_length=MAX_EMAIL)
     password = string(body, "password", max_length=MAX_PASSWORD)
-    auth = request.app[CONFIG].auth
-    counts = [
-        (ACCOUNT_BUCKET, normalize_email(email), auth.login_limit_per_account),
-        (ADDRESS_BUCKET, request.remote or "", auth.login_limit_per_address),
-    ]
-    refused = [
-        decision.reset_after
-        for bucket, key, limit in counts
-        if not (decision := RateLimiter.check(bucket, key, limit, auth.login_limit_window)).allowed
-    ]
-    if refused:
-        wait = max(1, math.ceil(max(refused)))
+    try:
+        user = await request.app[ACCOUNTS].login(email, password, request.remote or "")
+    except TooManyAttempts as e:
+        wait = max(1, math.ceil(e.retry_after))
         raise ApiError(429, "rate_limited", f"too many failed logins; try again in {wait} seconds",
-                       {"Retry-After": str(wait)})
-    user = await request.app[ACCOUNTS].authenticate(email, password)
+                       {"Retry-After": str(wait)}) from None
     if user is None:
-        for bucket, key, limit in counts:
-            RateLimiter.hit(bucket, key, limit, auth.login_limit_window)
         raise ApiError(401, "invalid_credentials", "the email or the password is wrong")
-    RateLimiter.reset(ACCOUNT_BUCKET, normalize_email(email))
     pair = await request.app[TOKENS].issue(user)
     return json_response(pair.to_json())
 
