@@ -54,6 +54,7 @@ from actors.repo import Repo, Row
 from hearth.config import AuthConfig
 
 from .roles import ROLES, is_role
+from .validation import ValidationError
 
 __all__ = [
     "MAX_DISPLAY_NAME",
@@ -82,15 +83,6 @@ _PREHASH_KEY = b"hearth.accounts.password"
 # password against "$2b$<cost>$" + this takes as long as against a user's hash of that cost,
 # without ever computing one on the loop or making the first unknown login slower.
 _DUMMY_TAIL = "ymNF6TzLJJUyKNrakk23zeyGLJ6NZ5H7A1sZLj9/a/a8tDnmWx0H."
-
-
-class ValidationError(ValueError):
-    """The input breaks the rules above; ``errors`` maps each bad field to its messages,
-    ready for a form or a JSON error body. Fix the input and try again."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class TooManyAttempts(Exception):

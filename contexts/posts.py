@@ -14,12 +14,12 @@ from actors.repo import NAME as REPO
 from actors.repo import Repo, Row
 
 from .roles import at_least
+from .validation import ValidationError
 
 __all__ = [
     "MAX_BODY",
     "MAX_TITLE",
     "Post",
-    "PostError",
     "can_modify",
     "create_post",
     "delete_post",
@@ -30,14 +30,6 @@ __all__ = [
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
-
-
-class PostError(ValueError):
-    """The post's fields are invalid; ``errors`` maps field to messages."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ def _validate(title: Any, body: Any) -> tuple[str, str]:
     elif len(body) > MAX_BODY:
         errors.setdefault("body", []).append(f"must be at most {MAX_BODY} characters")
     if errors:
-        raise PostError(errors)
+        raise ValidationError(errors)
     assert isinstance(title, str) and isinstance(body, str)
     return title.strip(), body
 
@@ -115,7 +107,7 @@ async def list_posts(limit: int = 50, offset: int = 0, repo: Any = REPO) -> list
 
 
 async def create_post(author_id: int, title: Any, body: Any, repo: Any = REPO) -> Post:
-    """Store a new post; raises :class:`PostError`."""
+    """Store a new post; raises :class:`ValidationError`."""
     title, body = _validate(title, body)
     now = time.time()
     result = await Repo.execute(
