@@ -23,7 +23,7 @@ without changing what callers see. Today there is one replica per shard.
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import base64
 import os
 import time
@@ -85,7 +85,7 @@ class _Flush(NamedTuple):
 class PresenceShard(GenServer):
     """One tracker shard; see the module docstring."""
 
-    def init(  # type: ignore[override]
+    def init(
         self, name: str, pubsub: Any, window: float, fetch: Fetch | None
     ) -> Any:
         return Ok(_Shard(f"{name}@{BOOT}", pubsub, window, fetch))
@@ -214,7 +214,7 @@ async def _shape(state: _Shard, topic: str, entries: list[PresenceEntry]) -> Pre
     grouped = _group(entries)
     if state.fetch is not None and grouped:
         result = state.fetch(topic, grouped)
-        grouped = await result if asyncio.iscoroutine(result) else result
+        grouped = await result if inspect.isawaitable(result) else result
     return grouped
 
 
