@@ -2,7 +2,9 @@
 
 ``hearth serve [--host H] [--port P] [--config PATH]`` reads the configuration, then runs the
 node until SIGTERM or SIGINT. Exit status: 0 after an orderly stop, 1 if the tree failed to
-start or gave up, 2 for a configuration or usage error (the message on stderr names the key).
+start or gave up, 2 for a configuration or usage error (the message on stderr names the key),
+a missing or unusable JWT key file (``auth.jwt_private_key_path``, ``auth.jwt_public_key_path``)
+included.
 
 ``hearth users create --email E --role R [--name N]``, ``hearth users list`` and ``hearth
 users set-role --email E --role R`` (each with ``[--config PATH]``) manage accounts in the
@@ -29,6 +31,7 @@ import uvloop
 import otp
 from contexts.accounts import Accounts, ValidationError
 from contexts.roles import ROLES
+from contexts.tokens import check_keys
 from hearth.config import Config, ConfigError, load_config
 from supervisors.root import cli_spec, root_spec
 
@@ -45,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = _config(args)
+        if args.command == "serve":
+            # The API's signing keys are read when the Endpoint starts, last in the tree;
+            # a bad key file is a configuration error, so refuse it now, before anything runs.
+            check_keys(config.auth)
     except ConfigError as e:
         print(f"hearth: configuration error: {e}", file=sys.stderr)
         return EXIT_CONFIG

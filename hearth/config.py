@@ -38,6 +38,7 @@ __all__ = [
     "DatabaseConfig",
     "DemoConfig",
     "NodeConfig",
+    "PresenceConfig",
     "ServerConfig",
     "load_config",
 ]
@@ -179,6 +180,16 @@ class ChannelsConfig:
 
 
 @dataclass(frozen=True)
+class PresenceConfig:
+    """``[presence]``: who is online, per topic."""
+
+    shards: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 256, "from 1 to 256"))
+    broadcast_window: float = field(
+        default=0.05, metadata=_check(lambda v: 0 <= v <= 10, "seconds from 0 to 10")
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
 
@@ -188,6 +199,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
 
 
 def load_config(

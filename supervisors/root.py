@@ -24,8 +24,10 @@ from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
+from channels.presence import presence_spec
 from contexts.demo import DemoSeed
 from hearth.config import Config
+from hearth.names import LIVE, PRESENCE, PUBSUB, REGISTRY, ROOT, SESSIONS, TASKS
 from otp import (
     ChildSpec,
     DynamicSupervisor,
@@ -43,6 +45,7 @@ __all__ = [
     "ENDPOINT",
     "LIVE",
     "MAILER",
+    "PRESENCE",
     "PUBSUB",
     "RATE_LIMITER",
     "REGISTRY",
@@ -54,13 +57,7 @@ __all__ = [
     "root_spec",
 ]
 
-ROOT = "hearth.root"
 CLI = "hearth.cli"
-PUBSUB = "hearth.pubsub"
-REGISTRY = "hearth.registry"
-TASKS = "hearth.tasks"
-SESSIONS = "hearth.sessions"
-LIVE = "hearth.live"
 
 
 def root_spec(config: Config) -> ChildSpec:
@@ -69,6 +66,9 @@ def root_spec(config: Config) -> ChildSpec:
         _repo(config),
         PubSub.child_spec(id="PubSub", name=PUBSUB),
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
+        # Tracker shards: who is on each topic; diffs go out through the PubSub.
+        presence_spec(PRESENCE, PUBSUB, config.presence.shards,
+                      config.presence.broadcast_window),
         dirty_pool_spec(config.node.dirty_pool_size),
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER),
         Mailer.child_spec(id="Mailer", name=MAILER),

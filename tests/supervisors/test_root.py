@@ -19,6 +19,7 @@ ORDER = [
     ("Repo", "hearth.repo", "gen_server:Repo"),
     ("PubSub", "hearth.pubsub", "pubsub:PubSub"),
     ("Registry", "hearth.registry", "registry:Registry"),
+    ("hearth.presence", "hearth.presence", "supervisor:Supervisor"),
     ("dirty", "dirty", "supervisor:Supervisor"),
     ("RateLimiter", "hearth.rate_limiter", "gen_server:RateLimiter"),
     ("Mailer", "hearth.mailer", "gen_server:Mailer"),
@@ -50,7 +51,7 @@ async def test_root_starts_children_in_order_and_stops_them_in_reverse(tmp_path:
     rows: list[dict[str, Any]] = tree["children"]
     assert [(c["id"], c["process"]["name"], c["process"]["behaviour"]) for c in rows] == ORDER
     assert all(c["state"] == "running" for c in rows)
-    workers = rows[3]["tree"]["children"]
+    workers = rows[4]["tree"]["children"]
     assert [w["process"]["name"] for w in workers] == ["dirty.0", "dirty.1"]
     # DemoSeed seeded the fresh database before the Endpoint started, and left no process.
     assert len(await Repo.fetch_all("SELECT id FROM users")) == len(DEMO_USERS)
