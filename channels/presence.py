@@ -23,8 +23,8 @@ without changing what callers see. Today there is one replica per shard.
 
 from __future__ import annotations
 
-import inspect
 import base64
+import inspect
 import os
 import time
 import zlib
@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import otp
 from otp import Down, From, GenServer, NoReply, Ok, Pid, PubSub, Reply, Supervisor
 
+from .channel import Socket, push
 from .serializer import Broadcast
 
 __all__ = ["Presence", "PresenceEntry", "presence_spec"]
@@ -257,6 +258,28 @@ class Presence:
         state: _Shard = proc
         entries = list(state.topics.get(topic, {}).values())
         return await _shape(state, topic, entries)
+
+    @staticmethod
+    async def track_socket(
+        tracker: str, socket: Socket, key: Any, meta: dict[str, Any]
+    ) -> str:
+        """Track the socket's channel process on its topic (it leaves when the channel
+        ends) and push it ``presence_state``. Call it after the join reply, e.g. from a
+        message the channel sends itself in ``join``::
+
+            async def join(self, topic, payload, socket):
+                otp.send(otp.self(), "after_join")
+                return Ok(socket)
+
+            async def handle_message(self, msg, socket):
+                if msg == "after_join":
+                    await Presence.track_socket(TRACKER, socket, user_id, {"status": "online"})
+                return NoReply(socket)
+        """
+        assert socket.channel is not None
+        ref = await Presence.track(tracker, socket.channel, socket.topic, key, meta)
+        push(socket, "presence_state", await Presence.list(tracker, socket.topic))
+        return ref
 
     @staticmethod
     async def get_by_key(tracker: str, topic: str, key: Any) -> dict[str, Any] | None:
