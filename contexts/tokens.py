@@ -11,7 +11,9 @@ Access tokens are signed with the one algorithm the configuration names (``auth.
 and checked against that algorithm only, whatever the token's header claims, so neither
 ``alg: none`` nor a token HMAC-signed with the RS256 public key passes. The keys are read
 once, when :class:`Tokens` is made at start; a missing or unusable key stops the start with
-a :class:`~hearth.config.ConfigError` that names the setting.
+a :class:`~hearth.config.ConfigError` that names the setting. :func:`check_keys` runs the
+same loader on its own, so ``hearth serve`` refuses such a configuration before the tree
+starts.
 
 Failures raise :class:`TokenError`, whose ``code`` is what the API answers:
 ``malformed_token`` (not a JWT at all), ``expired_token``, ``revoked_token`` (the family was
@@ -49,6 +51,7 @@ __all__ = [
     "TokenError",
     "TokenPair",
     "Tokens",
+    "check_keys",
 ]
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -338,12 +341,25 @@ _KEY_KINDS: dict[str, tuple[tuple[type, ...], tuple[type, ...], str]] = {
 }
 
 
+def check_keys(auth: AuthConfig) -> None:
+    """Raise the :class:`~hearth.config.ConfigError` that making :class:`Tokens` from
+    ``auth`` would raise, by the same loader: ``hearth serve`` calls it before the tree
+    starts. HS256 reads no file (its key comes from the node's secret), so it always
+    passes."""
+    if auth.jwt_algorithm != "HS256":
+        _load_key_files(auth)
+
+
 def _load_keys(auth: AuthConfig, secret: bytes) -> tuple[_SigningKey, _VerifyingKey]:
     if auth.jwt_algorithm == "HS256":
         # A key of its own, derived from the node's secret, so that nothing signed for
         # another purpose (a session cookie) can ever pass for an access token.
         key = hmac.new(secret, b"hearth api access tokens", hashlib.sha256).digest()
         return key, key
+    return _load_key_files(auth)
+
+
+def _load_key_files(auth: AuthConfig) -> tuple[_SigningKey, _VerifyingKey]:
     private = _read_pem(auth.jwt_private_key_path, "jwt_private_key_path", auth.jwt_algorithm)
     public = _read_pem(auth.jwt_public_key_path, "jwt_public_key_path", auth.jwt_algorithm)
     try:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 import otp
+from actors.user_socket import UserSocket
 from contexts.accounts import Accounts
 from hearth.config import Config
 from hearth.secrets import load_secret_key
@@ -27,13 +28,18 @@ from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 from . import api, pages, session
 from .api import auth as api_auth
 from .api import errors as api_errors
-from .keys import ACCOUNTS, CONFIG, SECRET
+from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
 from .router import add_routes
+from .sockets import SocketMount, channel_limits, mount_socket
 
-__all__ = ["NAME", "Endpoint", "build_app"]
+__all__ = ["NAME", "SOCKET_PATH", "Endpoint", "build_app"]
 
 NAME = "hearth.endpoint"
 """The name the endpoint is registered under in the tree."""
+
+SOCKET_PATH = "/socket"
+"""Where the application's socket (``actors.user_socket``) is mounted: phoenix.js connects
+to ``/socket/websocket`` and falls back to ``/socket/longpoll``."""
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,9 @@ def build_app(config: Config) -> web.Application:
     pages.setup(app)
     api.setup(app)
     add_routes(app.router)
+    limits, origins = channel_limits(config.channels)
+    handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS])
+    mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import health, pages
+from . import assets, health, pages
 from .api import v1
 
 __all__ = ["add_routes"]
@@ -13,5 +13,6 @@ __all__ = ["add_routes"]
 def add_routes(router: web.UrlDispatcher) -> None:
     """Attach each handler to its method and path."""
     router.add_get("/health", health.handler)
+    router.add_get("/assets/{name}", assets.serve)
     pages.add_routes(router)
     v1.add_routes(router)

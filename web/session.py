@@ -19,6 +19,8 @@ starts a new row and a new CSRF token (no session fixation).
 :func:`middleware` (outside ``/api/``) puts the :class:`Session` in ``request[SESSION]``
 and the signed-in ``User`` or ``None`` in ``request["user"]``, runs the CSRF checks
 (``web.csrf``) for unsafe methods, and writes the cookie back only if the session changed.
+A response that sets (or clears) the cookie, and an HTML page rendered for a signed-in user,
+are sent with ``Cache-Control: no-store``.
 Templates get ``current_user``, ``csrf_input()``, ``csrf_token()`` and
 ``get_flashed_messages()``; flashes (:func:`flash`) are shown by the next page rendered.
 """
@@ -183,8 +185,18 @@ def _secure(request: web.Request, auth: AuthConfig) -> bool:
 
 
 def _store(request: web.Request, response: web.StreamResponse, session: Session) -> None:
-    if not session.changed or response.prepared:
+    if response.prepared:  # streamed (a WebSocket, say): its headers are gone already
         return
+    if session.changed:
+        _write_cookie(request, response, session)
+    if session.changed or (current_user(request) is not None
+                           and response.content_type == "text/html"):
+        # A page made for one person, or a response carrying their cookie, must not be
+        # kept by a shared cache (or the browser's back button after logout) for the next.
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _write_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
     if session.empty:
         response.del_cookie(COOKIE, path="/")
         return
@@ -277,7 +289,7 @@ def _forbidden(request: web.Request) -> web.Response:
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loads the session and the current user once per page request; checks CSRF; writes
-    the cookie back when the session changed."""
+    the cookie back when the session changed; keeps private answers out of caches."""
     if is_api(request):
         return await handler(request)
     auth = request.app[CONFIG].auth

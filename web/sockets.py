@@ -224,6 +224,7 @@ def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
     Long-poll session tokens are signed with the application's ``web.keys.SECRET``.
     """
     # Imported here: web.longpoll builds on this module's handshake.
+    from .csrf import exempt
     from .longpoll import LongPoll
 
     live: set[WebSocketConn] = set()
@@ -238,7 +239,9 @@ def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
     app.on_shutdown.append(drain)
     if mount.longpoll:
         longpoll = LongPoll(mount)
-        app.router.add_route("*", f"{path}/longpoll", longpoll.handle)
+        # Its POSTs carry the signed long-poll token, which no other site can know, and
+        # never a CSRF token: the session middleware's CSRF check is not for them.
+        app.router.add_route("*", f"{path}/longpoll", exempt(longpoll.handle))
         app.on_shutdown.append(longpoll.close)
 
 

@@ -138,3 +138,29 @@ async def test_bad_env_value_exits_2_naming_the_variable(launch: Launch) -> None
 
     assert code == 2
     assert "HEARTH_NODE_DIRTY_POOL_SIZE: node.dirty_pool_size must be an integer" in stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ('jwt_algorithm = "RS256"\n',
+         "auth.jwt_private_key_path: RS256 needs a PEM key file, and none is set"),
+        ('jwt_algorithm = "EdDSA"\njwt_private_key_path = "missing.pem"\n',
+         "auth.jwt_private_key_path: cannot read missing.pem"),
+    ],
+)
+async def test_a_jwt_key_problem_exits_2_naming_the_setting_before_the_tree_starts(
+    launch: Launch, tmp_path: Path, settings: str, message: str
+) -> None:
+    (tmp_path / "hearth.toml").write_text(f"{CONFIG}\n[auth]\n{settings}")
+
+    node = await launch("--config", "hearth.toml", "--port", "0")
+    assert node.stderr is not None
+    async with asyncio.timeout(15):
+        stderr = (await node.stderr.read()).decode()
+        code = await node.wait()
+
+    assert code == 2, stderr
+    assert f"hearth: configuration error: {message}" in stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "data").exists()  # no database made: the tree never started

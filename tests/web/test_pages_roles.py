@@ -1,40 +1,70 @@
 """Every protected page, walked as a visitor, a user, a moderator and an admin.
 
 The routes and their roles come from ``web.pages.ROUTES``, the table the router is built
-from: a page added there with a role is walked here without another line.
+from: a page added there with a role is walked here without another line. The routes on one
+post (``{id}``) are walked on a fresh post by someone else, where only a moderator or an
+admin gets past the post's own check, and again by the post's author.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from contexts import posts
+from contexts.posts import Post
 from contexts.roles import ROLES, at_least
 from web.pages import ROUTES, Page
 
 from ._browser import Browser, Node, running_node, user_with_role
 
 PROTECTED = [page for page in ROUTES if page.role is not None]
+ON_A_POST = [page for page in PROTECTED if "{id}" in page.path]
+"""Every protected route on one post changes it, so each asks ``can_modify``."""
+
+SOMEONE_ELSE = "someone.else@example.com"
+FORM = {"title": "Walked", "body": "Written by the role walk."}
 
 
-def concrete(path: str) -> str:
-    return path.replace("{token}", "some-token")
+def concrete(path: str, post_id: int) -> str:
+    return path.replace("{token}", "some-token").replace("{id}", str(post_id))
 
 
-async def visit(browser: Browser, page: Page) -> str:
-    """What the guard made of the request: ``"log in"``, ``"refused"`` or ``"allowed"``
-    (the guard redirects with 302; a handler answers a page, or a form's 303)."""
-    path = concrete(page.path)
+async def a_post_by(node: Node, email: str) -> Post:
+    author = await node.accounts.get_user_by_email(email)
+    assert author is not None
+    return await posts.create_post(author.id, "A post", "Its body.")
+
+
+async def visit(browser: Browser, page: Page, post_id: int) -> str:
+    """What the guards made of the request: ``"log in"`` or ``"refused"`` (the route's role
+    guard redirects with 302), ``"not yours"`` (the post's own check sends back to it with a
+    flash) or ``"allowed"`` (a handler answers a page, or a form's 303)."""
+    path = concrete(page.path, post_id)
     if page.method == "GET":
         response = await browser.get(path)
     else:
         await browser.get("/")  # a fresh token, as from the page with the form
-        response = await browser.post(path)
+        response = await browser.post(path, FORM)
     status, location = response.status, response.location
     if status == 302 and location is not None and location.split("?")[0] == "/login":
         return "log in"
     if (status, location) == (302, "/"):
         return "refused"
     assert status in (200, 303), (page, status, location)
+    if status == 303 and location == f"/posts/{post_id}":
+        told = (await browser.get(location)).flashes
+        if any(kind == "error" and text.startswith("You are not allowed") for kind, text in told):
+            return "not yours"
+    return "allowed"
+
+
+def expected(role: str, page: Page) -> str:
+    """What a signed-in ``role`` who did not write the post should meet."""
+    assert page.role is not None
+    if not at_least(role, page.role):
+        return "refused"
+    if page in ON_A_POST and not at_least(role, "moderator"):
+        return "not yours"
     return "allowed"
 
 
@@ -47,25 +77,43 @@ async def signed_in(node: Node, role: str) -> Browser:
     return browser
 
 
-def test_the_protected_pages_include_each_role() -> None:
+def test_the_protected_pages_include_each_role_and_the_routes_on_a_post() -> None:
     assert {page.role for page in PROTECTED} == set(ROLES)
+    assert {(page.method, page.path) for page in ON_A_POST} == {
+        ("GET", "/posts/{id}/edit"),
+        ("POST", "/posts/{id}/edit"),
+        ("POST", "/posts/{id}/delete"),
+    }
 
 
 async def test_a_visitor_is_sent_to_log_in_from_every_protected_page(tmp_path: Path) -> None:
     async with running_node(tmp_path) as node, Browser(node) as visitor:
+        await user_with_role(node, SOMEONE_ELSE, "user")
+        post = await a_post_by(node, SOMEONE_ELSE)
         for page in PROTECTED:
-            assert await visit(visitor, page) == "log in", page
+            assert await visit(visitor, page, post.id) == "log in", page
+        assert await posts.get_post(post.id) == post
 
 
 async def test_each_role_opens_exactly_the_pages_its_rank_allows(tmp_path: Path) -> None:
     async with running_node(tmp_path) as node:
+        await user_with_role(node, SOMEONE_ELSE, "user")
         for role in ROLES:
             async with await signed_in(node, role) as browser:
                 for page in PROTECTED:
-                    assert page.role is not None
-                    expected = "allowed" if at_least(role, page.role) else "refused"
+                    post = await a_post_by(node, SOMEONE_ELSE)  # fresh: a walk may delete it
 
-                    assert await visit(browser, page) == expected, (role, page)
+                    assert await visit(browser, page, post.id) == expected(role, page), (
+                        role, page,
+                    )
+
+
+async def test_the_author_passes_the_check_on_their_own_post(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, await signed_in(node, "user") as author:
+        for page in ON_A_POST:
+            post = await a_post_by(node, "user@example.com")
+
+            assert await visit(author, page, post.id) == "allowed", page
 
 
 async def test_a_visitor_is_told_to_log_in_and_comes_back_after(tmp_path: Path) -> None:

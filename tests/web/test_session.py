@@ -11,7 +11,7 @@ import pytest
 from actors.repo import Repo
 from web.session import Session, decode, encode
 
-from ._browser import SECRET_KEY, Browser, running_node
+from ._browser import SECRET_KEY, Browser, running_node, user_with_role
 
 SECRET = SECRET_KEY.encode()
 DAY = 86400.0
@@ -110,6 +110,28 @@ async def test_the_cookie_is_written_only_when_the_session_changes(tmp_path: Pat
         assert first.set_cookie is not None  # the CSRF token was made
         assert second.set_cookie is None
         assert health.set_cookie is None
+
+
+async def test_responses_setting_the_cookie_and_signed_in_pages_are_marked_no_store(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await user_with_role(node, "alice@example.com", "user")
+        first = await browser.get("/login")  # makes the CSRF token: sets the cookie
+        public = await browser.get("/posts")  # a visitor's page, cookie unchanged
+        signed_in = await browser.log_in("alice@example.com", follow=False)
+        landing = await browser.get("/")  # shows the welcome flash: cookie rewritten
+        private = await browser.get("/account")  # nothing changes: only the user is there
+        signed_out = await browser.post("/logout")
+
+        assert first.set_cookie is not None and public.set_cookie is None
+        assert first.headers["Cache-Control"] == "no-store"
+        assert "Cache-Control" not in public.headers
+        for page in (signed_in, landing, signed_out):
+            assert page.set_cookie is not None
+            assert page.headers["Cache-Control"] == "no-store"
+        assert private.set_cookie is None and private.user is not None
+        assert private.headers["Cache-Control"] == "no-store"
 
 
 async def test_a_tampered_cookie_is_anonymous_and_not_an_error(tmp_path: Path) -> None:

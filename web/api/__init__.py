@@ -2,7 +2,9 @@
 (``auth``), guards (``guards``) and one package per version (``v1``).
 
 :func:`setup` puts on the application what the API needs for its whole life; it runs in
-``web.endpoint.build_app``, so a missing signing key stops the start.
+``web.endpoint.build_app``, so a missing signing key stops the start. ``hearth serve`` runs
+the same key loader earlier (``contexts.tokens.check_keys``), and exits with status 2 before
+the tree starts.
 """
 
 from __future__ import annotations

@@ -3,6 +3,13 @@
 A handler (or a guard, or the body reader) raises :class:`ApiError`; the middleware turns it,
 and aiohttp's own HTTP errors on ``/api/`` paths (no such route, wrong method, body too large),
 into that shape. ``code`` is stable and meant for programs; ``message`` is for people.
+A context's ``ValidationError`` (``contexts.validation``) is answered 422
+``validation_failed``, its field errors under ``"fields"``::
+
+    {"error": {"code": "validation_failed", "message": "...",
+               "fields": {"title": ["can't be blank"]}}}
+
+so a handler passes the client's values to the context and lets it judge them.
 An unexpected exception is logged with its traceback and answered 500 ``internal_error``,
 without its details.
 """
@@ -16,6 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from contexts.validation import ValidationError
 
 __all__ = ["ApiError", "error_response", "is_api", "json_response", "middleware"]
 
@@ -74,10 +83,17 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    fields: Mapping[str, list[str]] | None = None,
 ) -> web.Response:
-    """The API's error shape."""
-    return json_response({"error": {"code": code, "message": message}}, status, headers)
+    """The API's error shape; ``fields``, when given, maps each bad field to its messages."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        error["fields"] = dict(fields)
+    return json_response({"error": error}, status, headers)
 
 
 def _message(request: web.Request, e: web.HTTPException) -> str:
@@ -98,6 +114,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except ApiError as e:
         return e.response()
+    except ValidationError as e:
+        return error_response(422, "validation_failed", f"invalid fields: {e}",
+                              fields=e.errors)
     except web.HTTPException as e:
         if e.status < 400:  # a redirect or a success raised as an exception: not an error
             raise

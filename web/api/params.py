@@ -1,8 +1,10 @@
-"""Reading a JSON request body: size-limited, an object, with typed fields.
+"""Reading what a client sends: a JSON body (size-limited, an object, with typed fields),
+bounded integers in the query string, and ids in the path.
 
 Everything a client can get wrong here is answered 400 ``invalid_request`` with a message
-naming the field, 413 ``payload_too_large`` or 415 ``unsupported_media_type``, before a
-handler sees the data.
+naming the field or parameter, 413 ``payload_too_large`` or 415 ``unsupported_media_type``,
+before a handler sees the data. An id that cannot be one (:func:`path_id`) is ``None``, which
+the handler answers as it answers an id nobody has: 404.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from aiohttp import web
 
 from .errors import ApiError
 
-__all__ = ["MAX_BODY", "read_json", "string"]
+__all__ = ["MAX_BODY", "MAX_ID_DIGITS", "path_id", "query_int", "read_json", "string"]
 
 MAX_BODY = 64 * 1024
 """Bytes an API request body may have; no API request needs more."""
+
+MAX_ID_DIGITS = 18
+"""Digits an id may have: any 18-digit number fits SQLite's INTEGER (a signed 64-bit)."""
 
 
 async def read_json(request: web.Request, max_bytes: int = MAX_BODY) -> dict[str, Any]:
@@ -58,6 +63,32 @@ def string(body: dict[str, Any], name: str, *, max_length: int = 1000) -> str:
         raise ApiError(400, "invalid_request",
                        f"{name} must be at most {max_length} characters")
     return value
+
+
+def query_int(
+    request: web.Request, name: str, *, default: int, minimum: int, maximum: int
+) -> int:
+    """The query parameter ``name`` as an integer from ``minimum`` to ``maximum``;
+    ``default`` when it is absent."""
+    raw = request.query.getone(name, None)
+    if raw is None:
+        return default
+    # Plain digits only: int() would also take " 5", "+5", "5_000" and a thousand digits.
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum))
+    value = int(raw) if digits else None
+    if value is None or not minimum <= value <= maximum:
+        raise ApiError(400, "invalid_request",
+                       f"{name} must be an integer from {minimum} to {maximum}")
+    return value
+
+
+def path_id(request: web.Request, name: str = "id") -> int | None:
+    """The path parameter ``name`` as a row id, or ``None`` if it cannot be one (not plain
+    ASCII digits, or too long for SQLite's INTEGER)."""
+    raw = request.match_info[name]
+    if raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS:
+        return int(raw)
+    return None
 
 
 def _too_large(max_bytes: int) -> ApiError:

@@ -3,7 +3,9 @@
 :data:`ROUTES` is every page route with the least role it needs (``None``: open to all).
 ``add_routes`` guards each handler with ``web.guards.require_role`` from that column, and
 the role walk test (``tests/web/test_pages_roles.py``) reads the same table, so a role is
-declared in exactly one place: here, not on the handler.
+declared in exactly one place: here, not on the handler. A route's role is the least it
+takes; a handler may ask more about the thing it acts on (only a post's author or a moderator
+changes it), and sends anyone else back with a flash.
 
 Handlers render with ``aiohttp_jinja2.render_template``; templates live in ``web/templates``
 and extend ``base.html``, which shows the current user and the flash messages. The session
@@ -14,6 +16,7 @@ middleware supplies ``current_user``, ``csrf_input()``, ``csrf_token()`` and
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,7 +28,7 @@ from aiohttp.typedefs import Handler
 from contexts.roles import at_least
 
 from ..guards import require_role
-from . import account, home, login, passwords, registration, staff
+from . import account, home, login, passwords, posts, registration, rooms, staff
 
 __all__ = ["ROUTES", "TEMPLATES", "Page", "add_routes", "setup"]
 
@@ -54,6 +57,17 @@ ROUTES: list[Page] = [
     Page("POST", "/password/reset/{token}", passwords.reset),
     Page("GET", "/account", account.show, role="user"),
     Page("POST", "/account/sessions/end", account.log_out_everywhere, role="user"),
+    Page("GET", "/posts", posts.index),
+    Page("GET", "/posts/new", posts.new, role="user"),
+    Page("POST", "/posts", posts.create, role="user"),
+    Page("GET", "/posts/{id}", posts.show),
+    # A user changes only their own posts: the handlers ask contexts.posts.can_modify.
+    Page("GET", "/posts/{id}/edit", posts.edit, role="user"),
+    Page("POST", "/posts/{id}/edit", posts.update, role="user"),
+    Page("POST", "/posts/{id}/delete", posts.delete, role="user"),
+    Page("GET", "/rooms", rooms.index),
+    Page("POST", "/rooms", rooms.create, role="moderator"),
+    Page("GET", "/rooms/{slug}", rooms.show),
     Page("GET", "/moderation", staff.moderation, role="moderator"),
     Page("GET", "/admin", staff.admin, role="admin"),
 ]
@@ -68,6 +82,12 @@ def setup(app: web.Application) -> None:
         autoescape=True,
     )
     env.globals["at_least"] = at_least
+    env.filters["isotime"] = _isotime
+
+
+def _isotime(timestamp: float) -> str:
+    """A stored time (seconds since the epoch) as ``2024-05-01T12:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(timestamp))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

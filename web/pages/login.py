@@ -4,6 +4,9 @@ The limits (``auth.login_limit_*``) count failures in the RateLimiter: a login o
 limit is refused before the password is looked at, so a guesser spends no bcrypt time; a
 success clears the account's count (not the address's: one right password must not buy an
 address another round of guesses at other accounts).
+
+Logging out also closes the user's sockets (``actors.user_socket.disconnect_user``), in every
+tab: each reconnects, and its ``connect`` decides afresh.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import math
 import aiohttp_jinja2
 from aiohttp import web
 
+from actors.user_socket import disconnect_user
 from contexts.accounts import TooManyAttempts
 
 from ..keys import ACCOUNTS
-from ..session import flash, login, logout
+from ..session import current_user, flash, login, logout
 from .forms import local_path, text
 
 __all__ = ["create", "delete", "new"]
@@ -54,7 +58,10 @@ async def create(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     """POST /logout"""
+    user = current_user(request)
     await logout(request)
+    if user is not None:
+        disconnect_user(user.id)
     flash(request, "info", "Logged out.")
     raise web.HTTPSeeOther("/")
 

@@ -1,8 +1,9 @@
 """Forgotten passwords: asking for a reset link, and choosing a new password with it.
 
 Asking answers the same whatever the address: whether an email is registered is nobody's
-business. A successful reset ends every session of the user (``Accounts.reset_password``)
-and signs this browser in with a fresh one.
+business. A successful reset ends every session of the user (``Accounts.reset_password``),
+closes their sockets (``actors.user_socket.disconnect_user``) and signs this browser in with
+a fresh session.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import aiohttp_jinja2
 from aiohttp import web
 
+from actors.user_socket import disconnect_user
 from contexts.accounts import InvalidToken, TooManyAttempts, ValidationError
 
 from ..keys import ACCOUNTS, CONFIG
@@ -66,6 +68,7 @@ async def reset(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/password/forgot") from None
     except ValidationError as e:
         return _reset_page(request, e.errors, status=422)
+    disconnect_user(user.id)
     await login(request, user)
     flash(request, "info", "Your password has been changed.")
     raise web.HTTPSeeOther("/")

@@ -9,7 +9,7 @@ from contexts import api_keys
 from ..auth import api_auth
 from ..errors import ApiError, json_response
 from ..guards import caller
-from ..params import read_json, string
+from ..params import path_id, read_json, string
 
 __all__ = ["create", "index", "revoke"]
 
@@ -41,9 +41,8 @@ async def revoke(request: web.Request) -> web.Response:
     """Revoke key ``id``: the owner's, or anyone's for an admin. Someone else's key
     answers 404, as a key that does not exist does."""
     user = caller(request)
-    raw = request.match_info["id"]
-    is_id = raw.isascii() and raw.isdigit() and len(raw) <= 18  # fits SQLite's INTEGER
-    key = await api_keys.get_key(int(raw)) if is_id else None
+    key_id = path_id(request)
+    key = await api_keys.get_key(key_id) if key_id is not None else None
     if key is not None and api_keys.can_revoke(user, key):
         key = await api_keys.revoke_key(key.id)
         if key is not None:

@@ -1,0 +1,160 @@
+"""The application's socket as the node serves it at ``/socket``: refusals before the
+upgrade, logging out closing a user's sockets, and the long-poll fallback through the
+node's middlewares."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from actors.user_socket import SALT, socket_token
+from channels import token
+from hearth.secrets import load_secret_key
+
+from ._browser import Browser, Node, running_node
+from .test_pages_auth import NEW_PASSWORD, latest_mail_to, reset_path
+
+WAIT = 5.0
+_TOKEN = re.compile(r'<meta name="socket-token" content="([^"]*)">')
+
+
+def ws_url(node: Node, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {**params, "vsn": "2.0.0"}.items())
+    return f"{node.url.replace('http', 'ws', 1)}/socket/websocket?{query}"
+
+
+async def page_token(browser: Browser, path: str = "/rooms/lobby") -> str:
+    """The socket token the room page rendered for the signed-in browser."""
+    page = await browser.get(path)
+    found = _TOKEN.search(page.text)
+    assert found, page.text
+    return html.unescape(found.group(1))
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int:
+    """Read until the server's close frame; the code in it (what a browser reports, even
+    when the server drops the connection before the client's answering close frame)."""
+    while True:
+        msg = await ws.receive(timeout=WAIT)
+        if msg.type is aiohttp.WSMsgType.CLOSE:
+            code: int = msg.data
+            return code
+        assert msg.type is not aiohttp.WSMsgType.CLOSED, "closed without a close frame"
+
+
+async def join(ws: aiohttp.ClientWebSocketResponse, topic: str) -> Any:
+    await ws.send_str(orjson.dumps(["1", "1", topic, "phx_join", {}]).decode())
+    frame = orjson.loads((await ws.receive(timeout=WAIT)).data)
+    assert frame[:4] == ["1", "1", topic, "phx_reply"], frame
+    return frame[4]
+
+
+async def test_a_bad_token_is_refused_before_the_upgrade(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, aiohttp.ClientSession() as http:
+        secret = load_secret_key(node.config)
+        user = await node.accounts.register("ann@example.com", "correct horse battery", "Ann")
+        expired = token.sign(secret, SALT, user.id, signed_at=1_000_000.0, max_age=60)
+
+        for bad in ("garbage", expired):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(ws_url(node, token=bad))
+            assert refused.value.status == 403
+
+        async with http.ws_connect(ws_url(node, token=socket_token(secret, user.id))) as ws:
+            assert (await join(ws, f"user:{user.id}"))["status"] == "ok"
+        async with http.ws_connect(ws_url(node)) as anonymous:
+            reply = await join(anonymous, f"user:{user.id}")
+            assert reply == {"status": "error", "response": {"reason": "unauthorized"}}
+
+
+async def test_the_page_token_is_the_signed_in_users(tmp_path: Path) -> None:
+    async with running_node(tmp_path) as node, Browser(node) as browser:
+        await browser.register("ann@example.com", "Ann")
+        user = await node.accounts.get_user_by_email("ann@example.com")
+        assert user is not None
+
+        raw = await page_token(browser)
+
+        assert token.verify(load_secret_key(node.config), SALT, raw) == user.id
+
+
+async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+        Browser(node) as phone,
+        Browser(node) as bobs,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        await phone.log_in("ann@example.com")
+        await bobs.register("bob@example.com", "Bob")
+        ann_tab = await http.ws_connect(ws_url(node, token=await page_token(laptop)))
+        ann_phone = await http.ws_connect(ws_url(node, token=await page_token(phone)))
+        bob_tab = await http.ws_connect(ws_url(node, token=await page_token(bobs)))
+        anonymous = await http.ws_connect(ws_url(node))
+        for ws in (ann_tab, ann_phone, bob_tab, anonymous):
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+        await laptop.log_out()
+
+        assert await closed_with(ann_tab) == 1001
+        assert await closed_with(ann_phone) == 1001
+        # Bob's socket and the anonymous one are still open and served.
+        for ws in (bob_tab, anonymous):
+            await ws.send_str('[null,"9","phoenix","heartbeat",{}]')
+            frame = orjson.loads((await ws.receive(timeout=WAIT)).data)
+            assert frame[1:4] == ["9", "phoenix", "phx_reply"]
+            await ws.close()
+
+
+async def test_resetting_the_password_closes_the_users_sockets(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+        Browser(node) as other,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        tab = await http.ws_connect(ws_url(node, token=await page_token(laptop)))
+        assert (await join(tab, "room:lobby"))["status"] == "ok"
+
+        await other.get("/password/forgot")
+        await other.post("/password/forgot", {"email": "ann@example.com"})
+        link = reset_path(await latest_mail_to("ann@example.com"))
+        await other.get(link)
+        done = await other.post(link, {"password": NEW_PASSWORD}, follow=True)
+
+        assert done.user == "Ann"
+        assert await closed_with(tab) == 1001
+
+
+async def test_the_long_poll_fallback_works_through_the_nodes_middlewares(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node, aiohttp.ClientSession() as http:
+        longpoll = f"{node.url}/socket/longpoll"
+        async with http.get(longpoll, params={"vsn": "2.0.0"}) as opened:
+            session = await opened.json()
+        assert session["status"] == 410
+
+        # A POST as phoenix.js sends it: the long-poll token, no CSRF token, a same-site Origin.
+        join_frame = orjson.dumps(["1", "1", "room:lobby", "phx_join", {}]).decode()
+        async with http.post(
+            longpoll, params={"vsn": "2.0.0", "token": session["token"]}, data=join_frame,
+            headers={"Content-Type": "application/x-ndjson", "Origin": node.url},
+        ) as posted:
+            assert (posted.status, await posted.json()) == (200, {"status": 200})
+        async with http.get(longpoll, params={"vsn": "2.0.0", "token": session["token"]}) as got:
+            polled = await got.json()
+
+        assert polled["status"] == 200
+        [reply] = [orjson.loads(m) for m in polled["messages"]]
+        assert reply[:4] == ["1", "1", "room:lobby", "phx_reply"]
+        assert reply[4] == {"status": "ok", "response": {"messages": []}}
