@@ -2,16 +2,25 @@
 
 Anyone signed in may write a post; only its author or a moderator (and so an admin) may edit
 or delete it. The check is :func:`can_modify`, called by every route that changes a post.
+
+Every change, once stored, is published on the node's PubSub as a :class:`PostEvent` on
+:data:`TOPIC`, whoever made it (a page, the API): the ``posts`` channel
+(``actors/posts_channel.py``) relays each to its sockets, and a live page may subscribe to
+the same topic. :data:`TOPIC` is deliberately not a channel topic: sockets subscribed to a
+channel topic expect channel broadcasts there, and a ``PostEvent`` is a Python message for
+processes.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from actors.repo import NAME as REPO
 from actors.repo import Repo, Row
+from hearth.names import PUBSUB
+from otp import PubSub
 
 from .roles import at_least
 from .validation import ValidationError
@@ -19,7 +28,9 @@ from .validation import ValidationError
 __all__ = [
     "MAX_BODY",
     "MAX_TITLE",
+    "TOPIC",
     "Post",
+    "PostEvent",
     "can_modify",
     "create_post",
     "delete_post",
@@ -30,6 +41,9 @@ __all__ = [
 
 MAX_TITLE = 200
 MAX_BODY = 20_000
+
+TOPIC = "contexts.posts"
+"""The PubSub topic every :class:`PostEvent` is published on."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,23 @@ class Post:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+class PostEvent(NamedTuple):
+    """A post was created, updated or deleted (``kind``); ``post`` is its JSON
+    (:meth:`Post.to_json`), or ``{"id": id}`` for a deleted one."""
+
+    kind: str
+    post: dict[str, Any]
+
+    @property
+    def event(self) -> str:
+        """The channel event name: ``post_created``, ``post_updated`` or ``post_deleted``."""
+        return f"post_{self.kind}"
+
+
+def _publish(kind: str, post: dict[str, Any], pubsub: Any) -> None:
+    PubSub.broadcast(pubsub, TOPIC, PostEvent(kind, post))
 
 
 def can_modify(user: Any, post: Post) -> bool:
@@ -106,8 +137,10 @@ async def list_posts(limit: int = 50, offset: int = 0, repo: Any = REPO) -> list
     return [_post(r) for r in rows]
 
 
-async def create_post(author_id: int, title: Any, body: Any, repo: Any = REPO) -> Post:
-    """Store a new post; raises :class:`ValidationError`."""
+async def create_post(
+    author_id: int, title: Any, body: Any, repo: Any = REPO, pubsub: Any = PUBSUB
+) -> Post:
+    """Store a new post and publish ``created``; raises :class:`ValidationError`."""
     title, body = _validate(title, body)
     now = time.time()
     result = await Repo.execute(
@@ -118,21 +151,32 @@ async def create_post(author_id: int, title: Any, body: Any, repo: Any = REPO) -
     )
     post = await get_post(int(result.lastrowid or 0), repo=repo)
     assert post is not None
+    _publish("created", post.to_json(), pubsub)
     return post
 
 
-async def update_post(post_id: int, title: Any, body: Any, repo: Any = REPO) -> Post | None:
-    """Change a post's title and body (the caller checked :func:`can_modify`)."""
+async def update_post(
+    post_id: int, title: Any, body: Any, repo: Any = REPO, pubsub: Any = PUBSUB
+) -> Post | None:
+    """Change a post's title and body (the caller checked :func:`can_modify`) and publish
+    ``updated``; ``None`` if there is no such post."""
     title, body = _validate(title, body)
     await Repo.execute(
         "UPDATE posts SET title = ?, body = ?, updated_at = ? WHERE id = ?",
         (title, body, time.time(), post_id),
         repo=repo,
     )
-    return await get_post(post_id, repo=repo)
+    post = await get_post(post_id, repo=repo)
+    if post is not None:
+        _publish("updated", post.to_json(), pubsub)
+    return post
 
 
-async def delete_post(post_id: int, repo: Any = REPO) -> bool:
-    """Delete a post (the caller checked :func:`can_modify`); whether it existed."""
+async def delete_post(post_id: int, repo: Any = REPO, pubsub: Any = PUBSUB) -> bool:
+    """Delete a post (the caller checked :func:`can_modify`) and publish ``deleted``;
+    whether it existed."""
     result = await Repo.execute("DELETE FROM posts WHERE id = ?", (post_id,), repo=repo)
-    return result.rowcount > 0
+    if result.rowcount > 0:
+        _publish("deleted", {"id": post_id}, pubsub)
+        return True
+    return False

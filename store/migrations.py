@@ -109,4 +109,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX messages_room ON messages(room_id, id);
         """,
     ),
+    (
+        4,
+        "the lobby",
+        # Every node has a lobby (contexts.chat.LOBBY), whatever else was seeded or created.
+        """
+        INSERT OR IGNORE INTO rooms (slug, name, created_at)
+        VALUES ('lobby', 'Lobby', CAST(strftime('%s', 'now') AS REAL));
+        """,
+    ),
 ]

@@ -64,7 +64,8 @@ async def test_no_seed_when_the_config_says_so(
     async with store_tree(tmp_path / "hearth.db"):
         await DemoSeed.start_link(demo_config(seed=False))
 
-        assert await counts() == {"users": 0, "rooms": 0, "posts": 0}
+        # The lobby is there from the start (migration 4), seeded or not.
+        assert await counts() == {"users": 0, "rooms": 1, "posts": 0}
     assert capsys.readouterr().out == ""
 
 
@@ -77,5 +78,5 @@ async def test_a_database_with_users_is_left_alone(
 
         await DemoSeed.start_link(config)
 
-        assert await counts() == {"users": 1, "rooms": 0, "posts": 0}
+        assert await counts() == {"users": 1, "rooms": 1, "posts": 0}
     assert capsys.readouterr().out == ""

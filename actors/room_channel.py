@@ -1,0 +1,76 @@
+"""``room:<slug>``: a chat room, one process per joined socket (seed Examples 32 and 35).
+
+Anyone may join a room that exists, signed in or not, and read it; only a signed-in socket
+(``user_id`` in its assigns, see ``actors/user_socket.py``) may post or say it is typing.
+
+- join: ``{"messages": [...]}``, the room's last :data:`~contexts.chat.HISTORY` messages,
+  oldest first, each ``{"id", "body", "author": {"id", "display_name"}, "inserted_at"}``;
+  or the error ``{"reason": "no such room"}``.
+- ``new_message`` ``{"body": text}``: stored first (the Repo's commit is awaited); then
+  broadcast as ``new_message`` (the stored message, with its id, author and time) to every
+  socket in the room, the sender's too, and answered ``ok`` ``{"id": id}``. A body that
+  breaks the rules is answered ``error`` ``{"reason": "invalid", "errors": {"body": [...]}}``
+  and goes nowhere; an anonymous socket gets ``error`` ``{"reason": "sign in to post"}``.
+- ``typing`` ``{}``: broadcast as ``typing`` ``{"user": {"id", "display_name"}}`` to every
+  socket in the room but the sender's; no reply (as in the seed). Anonymous: the same error.
+
+The channel handles one message at a time, so one socket's messages are stored, and
+broadcast, in the order it sent them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.channel import Channel, Error, Socket, broadcast, broadcast_from
+from contexts import chat
+from contexts.validation import ValidationError
+from otp import NoReply, Reply
+
+__all__ = ["PREFIX", "RoomChannel"]
+
+PREFIX = "room:"
+
+SIGN_IN = {"reason": "sign in to post"}
+
+
+class RoomChannel(Channel):
+    """Routed from ``room:*``; see the module docstring."""
+
+    async def join(self, topic: str, payload: dict[str, Any], socket: Socket) -> Any:
+        room = await chat.get_room(topic.removeprefix(PREFIX))
+        if room is None:
+            return Error({"reason": "no such room"})
+        history = await chat.last_messages(room.id, chat.HISTORY)
+        socket.assign(room_id=room.id)
+        return Reply({"messages": [m.to_json() for m in history]}, socket)
+
+    async def handle_in(self, event: str, payload: Any, socket: Socket) -> Any:
+        if event == "new_message":
+            return await self._new_message(payload, socket)
+        if event == "typing":
+            user = _author(socket)
+            if user is None:
+                return Reply(("error", SIGN_IN), socket)
+            broadcast_from(socket, "typing", {"user": user})
+            return NoReply(socket)
+        return Reply(("error", {"reason": f"unknown event {event!r}"}), socket)
+
+    async def _new_message(self, payload: Any, socket: Socket) -> Any:
+        user_id = socket.assigns.get("user_id")
+        if user_id is None:
+            return Reply(("error", SIGN_IN), socket)
+        body = payload.get("body") if isinstance(payload, dict) else None
+        try:
+            message = await chat.post_message(socket.assigns["room_id"], user_id, body)
+        except ValidationError as e:
+            return Reply(("error", {"reason": "invalid", "errors": e.errors}), socket)
+        broadcast(socket, "new_message", message.to_json())
+        return Reply(("ok", {"id": message.id}), socket)
+
+
+def _author(socket: Socket) -> dict[str, Any] | None:
+    user_id = socket.assigns.get("user_id")
+    if user_id is None:
+        return None
+    return {"id": user_id, "display_name": socket.assigns.get("display_name")}

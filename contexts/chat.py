@@ -1,0 +1,248 @@
+"""Chat: rooms, and the messages people post in them.
+
+A room has a slug (its address: ``/rooms/<slug>``, topic ``room:<slug>``) of 1 to 40
+lowercase letters, digits and dashes, and a name of 1 to 80 characters. The ``lobby``
+(:data:`LOBBY`) always exists: migration 4 creates it. Moderators create the others; the
+route table (``web.pages.ROUTES``) says so, not this module.
+
+A message's body has 1 to 2000 characters once leading and trailing spaces are trimmed (the
+trimmed body is what is stored), and no control characters but newlines and tabs.
+:func:`post_message` returns only once the message is committed, with the id and the time
+the database gave it: the room channel broadcasts and acknowledges nothing before that.
+
+Bad input raises :class:`~contexts.validation.ValidationError` naming each bad field
+(``slug``, ``name``, ``body``, ``room``, ``user``).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from actors.repo import NAME as REPO
+from actors.repo import Repo, Row
+
+from .validation import ValidationError
+
+__all__ = [
+    "HISTORY",
+    "LOBBY",
+    "MAX_BODY",
+    "MAX_NAME",
+    "MAX_SLUG",
+    "ChatMessage",
+    "Room",
+    "create_room",
+    "get_room",
+    "last_messages",
+    "list_rooms",
+    "post_message",
+]
+
+LOBBY = "lobby"
+MAX_SLUG = 40
+MAX_NAME = 80
+MAX_BODY = 2000
+HISTORY = 50
+"""Messages a room shows to someone who joins it."""
+
+TAKEN = "has already been taken"
+_SLUG = re.compile(r"[a-z0-9-]+")
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+@dataclass(frozen=True)
+class Room:
+    """A chat room."""
+
+    id: int
+    slug: str
+    name: str
+    created_at: float
+
+    @property
+    def topic(self) -> str:
+        """The channel topic of the room."""
+        return f"room:{self.slug}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "slug": self.slug, "name": self.name,
+                "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A stored message. ``user_id`` and ``author_name`` are ``None`` once its author's
+    account is deleted."""
+
+    id: int
+    room_id: int
+    user_id: int | None
+    author_name: str | None
+    body: str
+    created_at: float
+
+    @property
+    def inserted_at(self) -> str:
+        """``created_at`` as ISO 8601 in UTC, to the millisecond (``2024-05-01T12:00:00.000Z``),
+        which ``new Date()`` reads in every browser."""
+        moment = datetime.fromtimestamp(self.created_at, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def to_json(self) -> dict[str, Any]:
+        """The message as channels send it: ``author`` is ``None`` for a deleted account."""
+        author = (
+            None if self.user_id is None
+            else {"id": self.user_id, "display_name": self.author_name}
+        )
+        return {"id": self.id, "body": self.body, "author": author,
+                "inserted_at": self.inserted_at}
+
+
+# -- rooms -------------------------------------------------------------------------------------
+
+
+def _room(row: Row) -> Room:
+    return Room(row["id"], row["slug"], row["name"], row["created_at"])
+
+
+async def get_room(slug: str, repo: Any = REPO) -> Room | None:
+    """The room with this slug, or ``None``."""
+    row = await Repo.fetch_one(
+        "SELECT id, slug, name, created_at FROM rooms WHERE slug = ?", (slug,), repo=repo
+    )
+    return _room(row) if row is not None else None
+
+
+async def list_rooms(repo: Any = REPO) -> list[Room]:
+    """Every room: the lobby first, then by name."""
+    rows = await Repo.fetch_all(
+        "SELECT id, slug, name, created_at FROM rooms ORDER BY slug != ?, name, id",
+        (LOBBY,), repo=repo,
+    )
+    return [_room(row) for row in rows]
+
+
+async def create_room(slug: Any, name: Any, repo: Any = REPO) -> Room:
+    """Store a new room (the caller checked the user is a moderator); raises
+    :class:`ValidationError`, with ``slug: has already been taken`` for a slug in use."""
+    errors: dict[str, list[str]] = {}
+    slug = slug.strip() if isinstance(slug, str) else ""
+    name = name.strip() if isinstance(name, str) else ""
+    _add(errors, "slug", _slug_errors(slug))
+    _add(errors, "name", _name_errors(name))
+    if errors:
+        raise ValidationError(errors)
+    now = time.time()
+    try:
+        result = await Repo.execute(
+            "INSERT INTO rooms (slug, name, created_at) VALUES (?, ?, ?)",
+            (slug, name, now), repo=repo,
+        )
+    except sqlite3.IntegrityError:
+        raise ValidationError({"slug": [TAKEN]}) from None
+    return Room(int(result.lastrowid or 0), slug, name, now)
+
+
+def _slug_errors(slug: str) -> list[str]:
+    if not slug:
+        return ["can't be blank"]
+    if len(slug) > MAX_SLUG:
+        return [f"should be at most {MAX_SLUG} characters"]
+    if not _SLUG.fullmatch(slug):
+        return ["should have only lowercase letters, digits and dashes"]
+    return []
+
+
+def _name_errors(name: str) -> list[str]:
+    if not name:
+        return ["can't be blank"]
+    errors = []
+    if len(name) > MAX_NAME:
+        errors.append(f"should be at most {MAX_NAME} characters")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        errors.append("can't contain control characters")
+    return errors
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+_MESSAGE = (
+    "SELECT m.id, m.room_id, m.user_id, u.display_name AS author_name, m.body, m.created_at"
+    " FROM messages m LEFT JOIN users u ON u.id = m.user_id"
+)
+
+
+def _message(row: Row) -> ChatMessage:
+    return ChatMessage(row["id"], row["room_id"], row["user_id"], row["author_name"],
+                       row["body"], row["created_at"])
+
+
+async def last_messages(room_id: int, limit: int = HISTORY, repo: Any = REPO) -> list[ChatMessage]:
+    """The room's ``limit`` most recent messages, oldest first."""
+    rows = await Repo.fetch_all(
+        f"{_MESSAGE} WHERE m.room_id = ? ORDER BY m.id DESC LIMIT ?", (room_id, limit),
+        repo=repo,
+    )
+    return [_message(row) for row in reversed(rows)]
+
+
+async def post_message(room_id: int, user_id: int, body: Any, repo: Any = REPO) -> ChatMessage:
+    """Store a message by ``user_id`` in the room; returns it once committed. Raises
+    :class:`ValidationError` for a bad body, a room or a user that does not exist."""
+    text = body.strip() if isinstance(body, str) else ""
+    errors = _body_errors(text)
+    if errors:
+        raise ValidationError({"body": errors})
+    now = time.time()
+
+    async def insert(conn: aiosqlite.Connection) -> ChatMessage:
+        # The author's name is read in the same transaction: one trip to the Repo.
+        try:
+            cur = await conn.execute(
+                "INSERT INTO messages (room_id, user_id, body, created_at) VALUES (?, ?, ?, ?)",
+                (room_id, user_id, text, now),
+            )
+        except sqlite3.IntegrityError:
+            raise await _missing(conn, room_id, user_id) from None
+        async with conn.execute(f"{_MESSAGE} WHERE m.id = ?", (cur.lastrowid,)) as found:
+            row = await found.fetchone()
+        assert row is not None
+        return _message(row)
+
+    # An exception in insert rolls the transaction back and reaches us here.
+    return await Repo.transaction(insert, repo=repo)
+
+
+async def _missing(conn: aiosqlite.Connection, room_id: int, user_id: int) -> ValidationError:
+    errors: dict[str, list[str]] = {}
+    async with conn.execute("SELECT 1 FROM rooms WHERE id = ?", (room_id,)) as cur:
+        if await cur.fetchone() is None:
+            errors["room"] = ["does not exist"]
+    async with conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)) as cur:
+        if await cur.fetchone() is None:
+            errors["user"] = ["does not exist"]
+    return ValidationError(errors or {"room": ["does not exist"]})
+
+
+def _body_errors(text: str) -> list[str]:
+    if not text:
+        return ["can't be blank"]
+    errors = []
+    if len(text) > MAX_BODY:
+        errors.append(f"should be at most {MAX_BODY} characters")
+    if any(unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in text):
+        errors.append("can't contain control characters")
+    return errors
+
+
+def _add(errors: dict[str, list[str]], field: str, messages: list[str]) -> None:
+    if messages:
+        errors[field] = messages
