@@ -14,17 +14,27 @@ Anyone may join a room that exists, signed in or not, and read it; only a signed
 - ``typing`` ``{}``: broadcast as ``typing`` ``{"user": {"id", "display_name"}}`` to every
   socket in the room but the sender's; no reply (as in the seed). Anonymous: the same error.
 
+Presence (seed Example 34): after the join reply the channel pushes ``presence_state``
+(who is in the room, with each user's ``display_name``), and a signed-in socket is tracked
+under its user id with ``{"online_at", "status": "online"}``, so everyone gets a
+``presence_diff`` join, and a leave when the channel ends for whatever reason. ``status``
+``{"status": "online" | "away"}`` updates the meta (a leave and a join with ``phx_ref_prev``).
+
 The channel handles one message at a time, so one socket's messages are stored, and
 broadcast, in the order it sent them.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from channels.channel import Channel, Error, Socket, broadcast, broadcast_from
+import otp
+from channels.channel import Channel, Error, Socket, broadcast, broadcast_from, push
+from channels.presence import Presence
 from contexts import chat
 from contexts.validation import ValidationError
+from hearth.names import PRESENCE
 from otp import NoReply, Reply
 
 __all__ = ["PREFIX", "RoomChannel"]
@@ -32,6 +42,8 @@ __all__ = ["PREFIX", "RoomChannel"]
 PREFIX = "room:"
 
 SIGN_IN = {"reason": "sign in to post"}
+STATUSES = ("online", "away")
+AFTER_JOIN = "after_join"
 
 
 class RoomChannel(Channel):
@@ -43,11 +55,26 @@ class RoomChannel(Channel):
             return Error({"reason": "no such room"})
         history = await chat.last_messages(room.id, chat.HISTORY)
         socket.assign(room_id=room.id)
+        otp.send(otp.self(), AFTER_JOIN)  # presence goes out after the join reply
         return Reply({"messages": [m.to_json() for m in history]}, socket)
+
+    async def handle_message(self, msg: Any, socket: Socket) -> Any:
+        if msg == AFTER_JOIN:
+            user_id = socket.assigns.get("user_id")
+            if user_id is None:  # a reader: sees who is here, is not listed
+                push(socket, "presence_state", await Presence.list(PRESENCE, socket.topic))
+            else:
+                socket.assign(online_at=int(time.time()))
+                await Presence.track_socket(PRESENCE, socket, str(user_id), _meta(socket,
+                                                                                   "online"))
+            return NoReply(socket)
+        return super().handle_message(msg, socket)
 
     async def handle_in(self, event: str, payload: Any, socket: Socket) -> Any:
         if event == "new_message":
             return await self._new_message(payload, socket)
+        if event == "status":
+            return await self._set_status(payload, socket)
         if event == "typing":
             user = _author(socket)
             if user is None:
@@ -67,6 +94,22 @@ class RoomChannel(Channel):
             return Reply(("error", {"reason": "invalid", "errors": e.errors}), socket)
         broadcast(socket, "new_message", message.to_json())
         return Reply(("ok", {"id": message.id}), socket)
+
+    async def _set_status(self, payload: Any, socket: Socket) -> Any:
+        user_id = socket.assigns.get("user_id")
+        if user_id is None:
+            return Reply(("error", SIGN_IN), socket)
+        status = payload.get("status") if isinstance(payload, dict) else None
+        if status not in STATUSES:
+            return Reply(("error", {"reason": "invalid",
+                                    "errors": {"status": ["must be online or away"]}}), socket)
+        await Presence.update(PRESENCE, self.pid, socket.topic, str(user_id),
+                              _meta(socket, status))
+        return Reply("ok", socket)
+
+
+def _meta(socket: Socket, status: str) -> dict[str, Any]:
+    return {"online_at": socket.assigns["online_at"], "status": status}
 
 
 def _author(socket: Socket) -> dict[str, Any] | None:

@@ -118,8 +118,14 @@ class _Inbox:
 def _matches(expected: Any, actual: Any) -> bool:
     if expected is None:
         return True
+    return _subset(expected, actual)
+
+
+def _subset(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dict) and isinstance(actual, dict):
-        return all(key in actual and actual[key] == value for key, value in expected.items())
+        # Like an Elixir map pattern, at every level: the keys named must be there.
+        return all(key in actual and _subset(value, actual[key])
+                   for key, value in expected.items())
     return bool(expected == actual)
 
 

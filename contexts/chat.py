@@ -246,3 +246,23 @@ def _body_errors(text: str) -> list[str]:
 def _add(errors: dict[str, list[str]], field: str, messages: list[str]) -> None:
     if messages:
         errors[field] = messages
+
+
+async def presence_users(topic: str, presences: dict[str, Any]) -> dict[str, Any]:
+    """The presence ``fetch`` hook: every key of a ``room:`` topic is a user id; add
+    ``"user": {"id", "display_name"}`` to each, in one query for the whole state or diff."""
+    if not topic.startswith("room:"):
+        return presences
+    ids = [int(key) for key in presences if key.isascii() and key.isdigit()]
+    if not ids:
+        return presences
+    marks = ",".join("?" * len(ids))
+    rows = await Repo.fetch_all(
+        f"SELECT id, display_name FROM users WHERE id IN ({marks})", ids
+    )
+    names = {str(row["id"]): row["display_name"] for row in rows}
+    return {
+        key: {**presence, "user": {"id": int(key), "display_name": names[key]}}
+        if key in names else presence
+        for key, presence in presences.items()
+    }

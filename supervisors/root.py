@@ -25,6 +25,7 @@ from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
 from channels.presence import presence_spec
+from contexts import chat
 from contexts.demo import DemoSeed
 from hearth.config import Config
 from hearth.names import LIVE, PRESENCE, PUBSUB, REGISTRY, ROOT, SESSIONS, TASKS
@@ -68,7 +69,7 @@ def root_spec(config: Config) -> ChildSpec:
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         # Tracker shards: who is on each topic; diffs go out through the PubSub.
         presence_spec(PRESENCE, PUBSUB, config.presence.shards,
-                      config.presence.broadcast_window),
+                      config.presence.broadcast_window, fetch=chat.presence_users),
         dirty_pool_spec(config.node.dirty_pool_size),
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER),
         Mailer.child_spec(id="Mailer", name=MAILER),

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actors.user_socket import UserSocket, socket_token
+from channels.presence import presence_spec
+from contexts import chat
 from contexts.accounts import Accounts, User
 from contexts.tokens import Tokens
 from hearth.config import AuthConfig
+from hearth.names import PRESENCE, PUBSUB
 
 from ._tree import store_tree
 
@@ -42,6 +45,9 @@ async def chat_store(tmp_path: Path) -> AsyncIterator[Chat]:
     """Run the store for the body of the ``async with`` (see ``store_tree``)."""
     auth = AuthConfig(bcrypt_cost=4)
     async with store_tree(tmp_path / "hearth.db"):
+        # The room channel tracks presence: a tracker as the node runs one, diffs at once.
+        await presence_spec(PRESENCE, PUBSUB, shards=1, broadcast_window=0,
+                            fetch=chat.presence_users).start()
         accounts = Accounts(auth)
         tokens = Tokens(auth, SECRET)
         yield Chat(accounts, tokens, UserSocket(SECRET, tokens, accounts))
