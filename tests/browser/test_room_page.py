@@ -138,3 +138,33 @@ async def test_a_visitor_reads_the_room_live_but_has_no_composer(
         finally:
             await ann_context.close()
             await visitor_context.close()
+
+
+async def test_the_page_shows_who_is_online_and_who_left(
+    tmp_path: Path, chromium: Browser
+) -> None:
+    async with running_node(tmp_path) as node:
+        await node.accounts.register("ann@example.com", PASSWORD, "Ann")
+        await node.accounts.register("bob@example.com", PASSWORD, "Bob")
+        ann_context, ann = await signed_in(chromium, node, "ann@example.com")
+        bob_context, bob = await signed_in(chromium, node, "bob@example.com")
+        try:
+            for page in (ann, bob):
+                await expect(page.locator("#online li")).to_have_text(["Ann", "Bob"],
+                                                                      timeout=WAIT_MS)
+
+            # Bob's tab goes to the background: he shows as away to Ann.
+            await bob.evaluate(
+                "() => { Object.defineProperty(document, 'hidden', {value: true,"
+                " configurable: true});"
+                " document.dispatchEvent(new Event('visibilitychange')); }"
+            )
+            await expect(ann.locator("#online li")).to_have_text(["Ann", "Bob (away)"],
+                                                                 timeout=WAIT_MS)
+
+            # Then he closes it without a word: the leave reaches Ann all the same.
+            await bob_context.close()
+
+            await expect(ann.locator("#online li")).to_have_text(["Ann"], timeout=WAIT_MS)
+        finally:
+            await ann_context.close()

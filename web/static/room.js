@@ -1,12 +1,13 @@
 // A room's page, live: joins room:<slug> with the stock phoenix.js client, shows the
-// messages and who is typing, and sends what the composer holds.
+// messages, who is online (phoenix.js's Presence helper) and who is typing, and sends what
+// the composer holds. A signed-in user shows as "away" while the tab is hidden.
 //
 // The page is rendered with the last messages already in it; the join reply carries them
 // again (and again after every reconnect), so the list is rebuilt from each reply and
 // nothing missed while offline stays missing. Text goes into the page with textContent
 // only, never as HTML.
 
-import { Socket } from "/assets/phoenix.js";
+import { Presence, Socket } from "/assets/phoenix.js";
 
 const TYPING_EVERY_MS = 2000;  // at most one "typing" push per this long
 const TYPING_SHOWN_MS = 3000;  // how long "X is typing…" stays without another
@@ -18,6 +19,7 @@ const typing = document.getElementById("typing");
 const composer = document.getElementById("composer");
 const input = document.getElementById("message-body");
 const composerError = document.getElementById("composer-error");
+const online = document.getElementById("online");
 const token = document.querySelector('meta[name="socket-token"]')?.content;
 
 const socket = new Socket("/socket", { params: token ? { token } : {} });
@@ -77,6 +79,34 @@ function startedTyping(user) {
   const timer = setTimeout(() => stoppedTyping(user.id), TYPING_SHOWN_MS);
   typists.set(user.id, { name: user.display_name, timer });
   showTypists();
+}
+
+// -- who is online ------------------------------------------------------------------------
+
+const presence = new Presence(channel);
+
+function showOnline() {
+  const people = presence.list((id, { metas, user }) => {
+    // One entry per person, however many tabs: away only if every tab is away.
+    const away = metas.every((meta) => meta.status === "away");
+    return { id, name: user ? user.display_name : `user ${id}`, away };
+  });
+  people.sort((a, b) => a.name.localeCompare(b.name));
+  online.replaceChildren(...people.map(({ id, name, away }) => {
+    const item = document.createElement("li");
+    item.dataset.userId = id;
+    item.dataset.status = away ? "away" : "online";
+    item.textContent = away ? `${name} (away)` : name;
+    return item;
+  }));
+}
+
+presence.onSync(showOnline);
+
+if (token) {
+  document.addEventListener("visibilitychange", () => {
+    channel.push("status", { status: document.hidden ? "away" : "online" });
+  });
 }
 
 // -- the channel --------------------------------------------------------------------------
