@@ -92,7 +92,7 @@ class Conn:
 class WebSocketConn(Conn):
     """Writes WebSocket frames to the transport of an upgraded aiohttp request."""
 
-    __slots__ = ("closer", "limit", "transport")
+    __slots__ = ("closer", "limit", "seen", "transport")
 
     def __init__(
         self,
@@ -105,6 +105,7 @@ class WebSocketConn(Conn):
         self.transport = transport
         self.limit = limit
         self.closer = closer
+        self.seen = 0.0  # loop time of the client's last frame (web.sockets closes idle ones)
 
     def broadcast(self, bcast: Broadcast) -> None:
         self._send(bcast.frame(self.vsn))

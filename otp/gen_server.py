@@ -465,9 +465,12 @@ class GenServer(Process):
         finally:
             if self._alive:
                 self._task = None
-        if self._alive and self._mailbox:
-            self._scheduled = True
-            self._loop.call_soon(self._run)
+        if self._alive:
+            if self._mailbox:
+                self._scheduled = True
+                self._loop.call_soon(self._run)
+            else:
+                self._mailbox = None  # an idle process keeps no deque (see _run)
 
     def _handle(self, msg: Any) -> Coroutine[Any, Any, None] | None:
         """Handle one message; a coroutine comes back if an async callback must be awaited."""
