@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = [
+    "AdminConfig",
     "AuthConfig",
     "ChannelsConfig",
     "Config",
@@ -190,6 +191,25 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    """``[admin]``: the operators' endpoint (``hearth tree``, ``ps``, ``kill`` ...)."""
+
+    # The bearer token the admin commands send; empty turns the admin endpoint off. Prefer
+    # HEARTH_ADMIN_TOKEN over writing it here. Never logged.
+    token: str = field(
+        default="",
+        repr=False,
+        metadata=_check(lambda v: v == "" or len(v) >= 32, "empty or at least 32 characters"),
+    )
+    # Where the admin commands find the node; empty means the server's own address.
+    url: str = field(
+        default="",
+        metadata=_check(lambda v: v == "" or v.startswith(("http://", "https://")),
+                        "empty or an http(s):// URL"),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
 
@@ -200,6 +220,7 @@ class Config:
     demo: DemoConfig = field(default_factory=DemoConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
 
 
 def load_config(

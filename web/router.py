@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import assets, health, pages
+from . import admin, assets, health, pages
 from .api import v1
 
 __all__ = ["add_routes"]
@@ -16,3 +16,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/assets/{name}", assets.serve)
     pages.add_routes(router)
     v1.add_routes(router)
+    admin.add_routes(router)
