@@ -54,6 +54,7 @@ from actors.repo import Repo, Row
 from hearth.config import AuthConfig
 
 from .roles import ROLES, is_role
+from .tokens import revoke_families
 from .validation import ValidationError
 
 __all__ = [
@@ -364,10 +365,7 @@ class Accounts:
                 (password_hash, now, user_id),
             )
             await conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-            await conn.execute(
-                "UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                (now, user_id),
-            )
+            await revoke_families(conn, user_id, now)
             async with conn.execute(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
             ) as cur:

@@ -52,6 +52,7 @@ __all__ = [
     "TokenPair",
     "Tokens",
     "check_keys",
+    "revoke_families",
 ]
 
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -239,10 +240,8 @@ class Tokens:
 
     async def revoke_user(self, user_id: int) -> None:
         """End every API login of ``user_id`` (after a password change, say)."""
-        await Repo.execute(
-            "UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            (time.time(), user_id),
-        )
+        now = time.time()
+        await Repo.transaction(lambda conn: revoke_families(conn, user_id, now))
 
     # -- refresh tokens ---------------------------------------------------------------------
 
@@ -401,3 +400,12 @@ def _public_bytes(key: Any) -> bytes:
     data: bytes = key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     return data
+
+
+async def revoke_families(conn: aiosqlite.Connection, user_id: int, now: float) -> None:
+    """End every API login of ``user_id``, inside the caller's transaction: their access
+    tokens stop working at the next request and their refresh tokens are refused."""
+    await conn.execute(
+        "UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        (now, user_id),
+    )

@@ -14,6 +14,9 @@ the password from stdin when it is piped (one line), else asks for it twice on t
 never from the command line, where other users and the shell history would see it. Exit
 status: 0 when done, 1 if the database could not be opened, 2 for a usage error or invalid
 fields (each printed to stderr as ``hearth: field: message``).
+
+``hearth tree``, ``ps``, ``info``, ``kill``, ``restart``, ``terminate``, ``top`` and ``stats``
+operate a running node through its admin endpoint: see :mod:`hearth.admin_cli`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import otp
 from contexts.accounts import Accounts, ValidationError
 from contexts.roles import ROLES
 from contexts.tokens import check_keys
+from hearth import admin_cli
 from hearth.config import Config, ConfigError, load_config
 from supervisors.root import cli_spec, root_spec
 
@@ -60,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return otp.run_node(root_spec(config), name=config.node.name)
     if args.command == "users":
         return _users(args, config)
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.run(args, config)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces the choice
 
 
@@ -87,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     set_role.add_argument("--role", required=True, help=f"one of {roles}")
     for action in (create, listing, set_role):
         _add_config_option(action)
+    admin_cli.add_commands(commands, _add_config_option)
     return parser
 
 
