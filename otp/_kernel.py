@@ -188,6 +188,21 @@ class Process:
     # Whether ``call`` may serve a request on the caller's turn when the process is idle.
     _handoff = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The runtime keeps its own state in underscore names on the process object. A
+        # behaviour written outside the runtime that reused one (a handler helper called
+        # ``_status``, say) would silently break the process; refuse it when it is defined.
+        if cls.__module__.split(".")[0] in _RUNTIME_PACKAGES:
+            return
+        reserved = _reserved_names()
+        for name in cls.__dict__:
+            if name in reserved:
+                raise TypeError(
+                    f"{cls.__qualname__}.{name} would replace the runtime's own {name}: "
+                    "give it another name"
+                )
+
     def _setup(self, loop: asyncio.AbstractEventLoop, parent: Process | None) -> None:
         ident = next(_pid_ids)
         self.pid = Pid(ident, self)
@@ -359,6 +374,23 @@ class _Tag:
 
     def __repr__(self) -> str:
         return self.name
+
+
+_RUNTIME_PACKAGES = ("otp", "channels")
+
+
+def _reserved_names() -> set[str]:
+    """The underscore names the runtime's process classes define (walked at each class
+    definition, so classes imported later count too; it is a short walk)."""
+    names: set[str] = set()
+    stack: list[type] = [Process]
+    while stack:
+        klass = stack.pop()
+        if klass.__module__.split(".")[0] in _RUNTIME_PACKAGES:
+            names.update(n for n in vars(klass) if n.startswith("_") and not n.startswith("__"))
+            names.update(n for n in getattr(klass, "__slots__", ()) if not n.startswith("__"))
+            stack.extend(klass.__subclasses__())
+    return names
 
 
 def _short(value: Any, limit: int = 200) -> str | None:

@@ -990,3 +990,17 @@ async def test_a_caller_killed_by_the_server_it_calls_is_cancelled() -> None:
     ref = otp.monitor(pid)
     assert await down_of(ref) == "killed"
     assert await outcome == "cancelled"
+
+
+def test_a_server_may_not_reuse_the_runtimes_own_names() -> None:
+    with pytest.raises(TypeError, match="_status would replace the runtime's own"):
+
+        class Clashing(GenServer):
+            def _status(self) -> str:  # type: ignore[override]
+                return "mine"
+
+    class Fine(GenServer):
+        def _my_helper(self) -> str:
+            return "mine"
+
+    assert Fine._my_helper(Fine.__new__(Fine)) == "mine"
