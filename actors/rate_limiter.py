@@ -1,48 +1,76 @@
-"""RateLimiter: counts events per (bucket, key) in fixed windows.
+"""RateLimiter: counts events per (bucket, key) in fixed windows, kept across restarts.
 
 The table belongs to the RateLimiter process and is read and written directly by callers
-(no message round trip on a request's path), as an ETS table would be. The process sweeps
-expired windows once a minute so idle keys do not accumulate.
+(no message round trip on a request's path), as an ETS table would be. Counting is a few
+dictionary operations with no ``await`` between reading a count and writing it, so requests
+arriving at once cannot both take the last slot of a window: it is atomic on the event loop.
+
+Given a ``repo`` (the node's does), the limiter also keeps its windows in the ``rate_limits``
+table: it loads the windows still running when it starts, writes the windows that changed
+every :data:`FLUSH_EVERY` seconds and once more when it stops. A restarted node, or a
+limiter restarted by its supervisor, goes on counting where it was; a node that is killed
+outright loses at most the last :data:`FLUSH_EVERY` seconds of counts. Window ends are wall
+clock times for that reason. The process also sweeps expired windows once a minute so idle
+keys do not accumulate.
 
 ``hit`` counts an event and says whether it was within the limit; ``check`` only looks. A
 login counts failures: ``check`` before verifying the password, ``hit`` when it was wrong,
-``reset`` when it was right.
+``reset`` when it was right. Buckets and keys are strings.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from typing import Any, NamedTuple
 
+import aiosqlite
+
 import otp
+from actors.repo import Repo
 from otp import GenServer, NoReply, Ok
 from otp.gen_server import table_of
 
-__all__ = ["NAME", "Decision", "RateLimiter"]
+__all__ = ["FLUSH_EVERY", "NAME", "Decision", "RateLimiter"]
 
 NAME = "hearth.rate_limiter"
 SWEEP_EVERY = 60.0
+FLUSH_EVERY = 1.0
+"""Seconds between two writes of the changed windows to the database."""
+
+log = logging.getLogger(__name__)
 
 
 class Decision(NamedTuple):
     """``allowed``: within the limit; ``remaining`` events left in this window;
-    ``reset_after`` seconds until the window ends (a ``Retry-After`` for refusals)."""
+    ``reset_after`` seconds until the window ends (a ``Retry-After`` for refusals);
+    ``reset_at`` the same moment as a Unix time."""
 
     allowed: bool
     limit: int
     remaining: int
     reset_after: float
+    reset_at: float = 0.0
 
 
 class _Window:
     __slots__ = ("count", "ends")
 
-    def __init__(self, ends: float) -> None:
-        self.count = 0
+    def __init__(self, ends: float, count: int = 0) -> None:
+        self.count = count
         self.ends = ends
 
 
-_Table = dict[tuple[str, Any], _Window]
+class _Table(dict[tuple[str, str], _Window]):
+    """The windows, and which of them changed since the last flush (``None``: forgotten)."""
+
+    __slots__ = ("changed", "repo")
+
+    def __init__(self, repo: Any) -> None:
+        super().__init__()
+        self.repo = repo
+        self.changed: set[tuple[str, str]] = set()
 
 
 def _table(limiter: Any) -> _Table:
@@ -51,46 +79,100 @@ def _table(limiter: Any) -> _Table:
 
 
 class RateLimiter(GenServer):
-    """Start under a supervisor with ``RateLimiter.child_spec(name=NAME)``."""
+    """Start under a supervisor with ``RateLimiter.child_spec(name=NAME)``, or
+    ``RateLimiter.child_spec(init_kwargs={"repo": REPO}, name=NAME)`` to keep the counts in
+    the database (the Repo must start first)."""
 
-    def init(self) -> Any:
+    async def init(self, repo: Any = None) -> Any:
+        table = _Table(repo)
+        if repo is not None:
+            # Trapped, a shutdown runs terminate, which writes the last counts.
+            otp.trap_exit(True)
+            rows = await Repo.fetch_all(
+                "SELECT bucket, key, count, ends_at FROM rate_limits WHERE ends_at > ?",
+                (time.time(),), repo=repo,
+            )
+            for row in rows:
+                table[(row["bucket"], row["key"])] = _Window(row["ends_at"], row["count"])
+            otp.send_after(self.pid, "flush", FLUSH_EVERY)
         otp.send_after(self.pid, "sweep", SWEEP_EVERY)
-        return Ok({})
+        return Ok(table)
 
-    def handle_info(self, msg: Any, state: _Table) -> Any:
+    async def handle_info(self, msg: Any, state: _Table) -> Any:
         if msg == "sweep":
-            now = time.monotonic()
+            now = time.time()
             for key in [k for k, w in state.items() if w.ends <= now]:
                 del state[key]
+                state.changed.discard(key)
             otp.send_after(self.pid, "sweep", SWEEP_EVERY)
+            return NoReply(state)
+        if msg == "flush":
+            await _flush(state)
+            otp.send_after(self.pid, "flush", FLUSH_EVERY)
             return NoReply(state)
         return super().handle_info(msg, state)
 
+    async def terminate(self, reason: Any, state: _Table | None) -> None:
+        if state is not None:
+            await _flush(state)
+
     @staticmethod
     def hit(
-        bucket: str, key: Any, limit: int, window: float, cost: int = 1, limiter: Any = NAME
+        bucket: str, key: str, limit: int, window: float, cost: int = 1, limiter: Any = NAME
     ) -> Decision:
         """Count ``cost`` events for ``key``; ``allowed`` is False once over ``limit``
         within ``window`` seconds (refused events still count)."""
         table = _table(limiter)
-        now = time.monotonic()
+        now = time.time()
         slot = table.get((bucket, key))
         if slot is None or slot.ends <= now:
             slot = table[(bucket, key)] = _Window(now + window)
         slot.count += cost
-        return Decision(slot.count <= limit, limit, max(0, limit - slot.count), slot.ends - now)
+        table.changed.add((bucket, key))
+        return Decision(slot.count <= limit, limit, max(0, limit - slot.count), slot.ends - now,
+                        slot.ends)
 
     @staticmethod
-    def check(bucket: str, key: Any, limit: int, window: float, limiter: Any = NAME) -> Decision:
+    def check(bucket: str, key: str, limit: int, window: float, limiter: Any = NAME) -> Decision:
         """Whether one more event would be allowed, without counting it."""
         table = _table(limiter)
-        now = time.monotonic()
+        now = time.time()
         slot = table.get((bucket, key))
         if slot is None or slot.ends <= now:
-            return Decision(True, limit, limit, window)
-        return Decision(slot.count < limit, limit, max(0, limit - slot.count), slot.ends - now)
+            return Decision(True, limit, limit, window, now + window)
+        return Decision(slot.count < limit, limit, max(0, limit - slot.count), slot.ends - now,
+                        slot.ends)
 
     @staticmethod
-    def reset(bucket: str, key: Any, limiter: Any = NAME) -> None:
+    def reset(bucket: str, key: str, limiter: Any = NAME) -> None:
         """Forget the count of ``key``."""
-        _table(limiter).pop((bucket, key), None)
+        table = _table(limiter)
+        if table.pop((bucket, key), None) is not None:
+            table.changed.add((bucket, key))
+
+
+async def _flush(table: _Table) -> None:
+    """Write the windows that changed (and delete the forgotten ones) in one transaction."""
+    if table.repo is None or not table.changed:
+        return
+    changed, table.changed = table.changed, set()
+    upserts = [(b, k, w.count, w.ends) for (b, k) in changed if (w := table.get((b, k)))]
+    deletes = [(b, k) for (b, k) in changed if (b, k) not in table]
+    now = time.time()
+
+    async def write(conn: aiosqlite.Connection) -> None:
+        await conn.executemany(
+            "INSERT INTO rate_limits (bucket, key, count, ends_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (bucket, key) DO UPDATE SET count = excluded.count,"
+            " ends_at = excluded.ends_at",
+            upserts,
+        )
+        await conn.executemany("DELETE FROM rate_limits WHERE bucket = ? AND key = ?", deletes)
+        await conn.execute("DELETE FROM rate_limits WHERE ends_at <= ?", (now,))
+
+    try:
+        await Repo.transaction(write, repo=table.repo)
+    except (sqlite3.Error, otp.CallError) as e:
+        # The Repo is restarting or the disk is full: keep the counts and try again later.
+        table.changed |= changed
+        log.warning("rate limiter: could not save %d windows: %s", len(changed), e)

@@ -32,18 +32,26 @@ from typing import Any
 import otp
 from channels.channel import Channel, Error, Socket, broadcast, broadcast_from, push
 from channels.presence import Presence
+from channels.serializer import Broadcast
 from contexts import chat
 from contexts.validation import ValidationError
-from hearth.names import PRESENCE
-from otp import NoReply, Reply
+from hearth.names import PRESENCE, PUBSUB
+from otp import NoReply, PubSub, Reply
 
-__all__ = ["PREFIX", "RoomChannel"]
+__all__ = ["PREFIX", "RoomChannel", "announce"]
 
 PREFIX = "room:"
 
 SIGN_IN = {"reason": "sign in to post"}
 STATUSES = ("online", "away")
 AFTER_JOIN = "after_join"
+
+
+def announce(room: chat.Room, message: chat.ChatMessage, pubsub: Any = PUBSUB) -> None:
+    """Broadcast a stored ``message`` as ``new_message`` to everyone in ``room``: how a
+    message posted elsewhere (the JSON API) reaches the room's sockets as one sent there."""
+    PubSub.broadcast(pubsub, room.topic,
+                     Broadcast(room.topic, "new_message", message.to_json()))
 
 
 class RoomChannel(Channel):

@@ -39,10 +39,14 @@ __all__ = [
     "MAX_SLUG",
     "ChatMessage",
     "Room",
+    "count_messages",
+    "count_rooms",
     "create_room",
     "get_room",
     "last_messages",
+    "list_messages",
     "list_rooms",
+    "page_rooms",
     "post_message",
 ]
 
@@ -130,6 +134,25 @@ async def list_rooms(repo: Any = REPO) -> list[Room]:
     return [_room(row) for row in rows]
 
 
+async def page_rooms(
+    limit: int, offset: int = 0, before: int | None = None, repo: Any = REPO
+) -> list[Room]:
+    """Rooms, newest first: ``limit`` from ``offset``, only ids below ``before`` if given."""
+    where = "WHERE id < ?" if before is not None else ""
+    params = (*(() if before is None else (before,)), limit, offset)
+    rows = await Repo.fetch_all(
+        f"SELECT id, slug, name, created_at FROM rooms {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        params, repo=repo,
+    )
+    return [_room(row) for row in rows]
+
+
+async def count_rooms(repo: Any = REPO) -> int:
+    """How many rooms there are."""
+    row = await Repo.fetch_one("SELECT COUNT(*) FROM rooms", repo=repo)
+    return int(row[0]) if row is not None else 0
+
+
 async def create_room(slug: Any, name: Any, repo: Any = REPO) -> Room:
     """Store a new room (the caller checked the user is a moderator); raises
     :class:`ValidationError`, with ``slug: has already been taken`` for a slug in use."""
@@ -192,6 +215,26 @@ async def last_messages(room_id: int, limit: int = HISTORY, repo: Any = REPO) ->
         repo=repo,
     )
     return [_message(row) for row in reversed(rows)]
+
+
+async def list_messages(
+    room_id: int, limit: int, offset: int = 0, before: int | None = None, repo: Any = REPO
+) -> list[ChatMessage]:
+    """The room's messages, newest first: ``limit`` from ``offset``, only ids below
+    ``before`` if given."""
+    where = "WHERE m.room_id = ?" + (" AND m.id < ?" if before is not None else "")
+    params = (room_id, *(() if before is None else (before,)), limit, offset)
+    rows = await Repo.fetch_all(
+        f"{_MESSAGE} {where} ORDER BY m.id DESC LIMIT ? OFFSET ?", params, repo=repo
+    )
+    return [_message(row) for row in rows]
+
+
+async def count_messages(room_id: int, repo: Any = REPO) -> int:
+    """How many messages the room has."""
+    row = await Repo.fetch_one("SELECT COUNT(*) FROM messages WHERE room_id = ?", (room_id,),
+                               repo=repo)
+    return int(row[0]) if row is not None else 0
 
 
 async def post_message(room_id: int, user_id: int, body: Any, repo: Any = REPO) -> ChatMessage:

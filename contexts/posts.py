@@ -2,9 +2,16 @@
 
 Anyone signed in may write a post; only its author or a moderator (and so an admin) may edit
 or delete it. The check is :func:`can_modify`, called by every route that changes a post.
+A post is ``published`` (the default) or a draft: drafts are left out of lists, and only
+those who may modify a draft may see it (:func:`can_see`). Signed-in users like a post
+once each (:func:`like_post`; again is a :class:`~contexts.validation.Conflict`) and may
+take the like back; ``likes`` counts them.
 
-Every change, once stored, is published on the node's PubSub as a :class:`PostEvent` on
-:data:`TOPIC`, whoever made it (a page, the API): the ``posts`` channel
+Every change to what the public sees, once stored, is published on the node's PubSub as a
+:class:`PostEvent` on :data:`TOPIC`, whoever made it (a page, the API): a post published is
+``created`` (written published, or a draft published), a published post changed or liked is
+``updated``, and one deleted or taken back to draft is ``deleted``. Drafts make no events.
+The ``posts`` channel
 (``actors/posts_channel.py``) relays each to its sockets, and a live page may subscribe to
 the same topic. :data:`TOPIC` is deliberately not a channel topic: sockets subscribed to a
 channel topic expect channel broadcasts there, and a ``PostEvent`` is a Python message for
@@ -13,6 +20,7 @@ processes.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -23,7 +31,7 @@ from hearth.names import PUBSUB
 from otp import PubSub
 
 from .roles import at_least
-from .validation import ValidationError
+from .validation import Conflict, ValidationError
 
 __all__ = [
     "MAX_BODY",
@@ -32,10 +40,14 @@ __all__ = [
     "Post",
     "PostEvent",
     "can_modify",
+    "can_see",
+    "count_posts",
     "create_post",
     "delete_post",
     "get_post",
+    "like_post",
     "list_posts",
+    "unlike_post",
     "update_post",
 ]
 
@@ -57,6 +69,8 @@ class Post:
     body: str
     created_at: float
     updated_at: float
+    published: bool = True
+    likes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +78,8 @@ class Post:
             "author": {"id": self.author_id, "display_name": self.author_name},
             "title": self.title,
             "body": self.body,
+            "published": self.published,
+            "likes": self.likes,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -94,8 +110,16 @@ def can_modify(user: Any, post: Post) -> bool:
     return bool(user.id == post.author_id or at_least(user.role, "moderator"))
 
 
-def _validate(title: Any, body: Any) -> tuple[str, str]:
+def can_see(user: Any, post: Post) -> bool:
+    """Whether ``user`` (or ``None``) may see ``post``: anyone a published one, a draft only
+    those who may modify it."""
+    return post.published or can_modify(user, post)
+
+
+def _validate(title: Any, body: Any, published: Any = True) -> tuple[str, str]:
     errors: dict[str, list[str]] = {}
+    if not isinstance(published, bool):
+        errors.setdefault("published", []).append("must be true or false")
     if not isinstance(title, str) or not title.strip():
         errors.setdefault("title", []).append("can't be blank")
     elif len(title) > MAX_TITLE:
@@ -112,14 +136,15 @@ def _validate(title: Any, body: Any) -> tuple[str, str]:
 
 _SELECT = (
     "SELECT p.id, p.author_id, u.display_name AS author_name, p.title, p.body,"
-    " p.created_at, p.updated_at FROM posts p JOIN users u ON u.id = p.author_id"
+    " p.created_at, p.updated_at, p.published, p.likes"
+    " FROM posts p JOIN users u ON u.id = p.author_id"
 )
 
 
 def _post(row: Row) -> Post:
     return Post(
         row["id"], row["author_id"], row["author_name"], row["title"], row["body"],
-        row["created_at"], row["updated_at"],
+        row["created_at"], row["updated_at"], bool(row["published"]), row["likes"],
     )
 
 
@@ -129,54 +154,140 @@ async def get_post(post_id: int, repo: Any = REPO) -> Post | None:
     return _post(row) if row is not None else None
 
 
-async def list_posts(limit: int = 50, offset: int = 0, repo: Any = REPO) -> list[Post]:
-    """Newest first."""
+async def list_posts(
+    limit: int = 50, offset: int = 0, before: int | None = None, repo: Any = REPO
+) -> list[Post]:
+    """Published posts, newest first: ``limit`` of them from ``offset``, and only those
+    with an id below ``before`` if given (a cursor)."""
+    where = "WHERE p.published = 1" + (" AND p.id < ?" if before is not None else "")
+    params = (*(() if before is None else (before,)), limit, offset)
     rows = await Repo.fetch_all(
-        f"{_SELECT} ORDER BY p.id DESC LIMIT ? OFFSET ?", (limit, offset), repo=repo
+        f"{_SELECT} {where} ORDER BY p.id DESC LIMIT ? OFFSET ?", params, repo=repo
     )
     return [_post(r) for r in rows]
 
 
+async def count_posts(repo: Any = REPO) -> int:
+    """How many posts are published."""
+    row = await Repo.fetch_one("SELECT COUNT(*) FROM posts WHERE published = 1", repo=repo)
+    return int(row[0]) if row is not None else 0
+
+
 async def create_post(
-    author_id: int, title: Any, body: Any, repo: Any = REPO, pubsub: Any = PUBSUB
+    author_id: int,
+    title: Any,
+    body: Any,
+    published: Any = True,
+    repo: Any = REPO,
+    pubsub: Any = PUBSUB,
 ) -> Post:
-    """Store a new post and publish ``created``; raises :class:`ValidationError`."""
-    title, body = _validate(title, body)
+    """Store a new post and publish ``created`` (unless it is a draft); raises
+    :class:`ValidationError`."""
+    title, body = _validate(title, body, published)
     now = time.time()
     result = await Repo.execute(
-        "INSERT INTO posts (author_id, title, body, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (author_id, title, body, now, now),
+        "INSERT INTO posts (author_id, title, body, created_at, updated_at, published)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (author_id, title, body, now, now, published),
         repo=repo,
     )
     post = await get_post(int(result.lastrowid or 0), repo=repo)
     assert post is not None
-    _publish("created", post.to_json(), pubsub)
+    if post.published:
+        _publish("created", post.to_json(), pubsub)
     return post
 
 
 async def update_post(
-    post_id: int, title: Any, body: Any, repo: Any = REPO, pubsub: Any = PUBSUB
+    post_id: int,
+    title: Any,
+    body: Any,
+    published: Any = None,
+    repo: Any = REPO,
+    pubsub: Any = PUBSUB,
 ) -> Post | None:
-    """Change a post's title and body (the caller checked :func:`can_modify`) and publish
-    ``updated``; ``None`` if there is no such post."""
-    title, body = _validate(title, body)
+    """Change a post's title, body and (unless ``None``) ``published`` (the caller checked
+    :func:`can_modify`) and publish what the public sees change; ``None`` if there is no
+    such post."""
+    before = await get_post(post_id, repo=repo)
+    if before is None:
+        return None
+    if published is None:
+        published = before.published
+    title, body = _validate(title, body, published)
     await Repo.execute(
-        "UPDATE posts SET title = ?, body = ?, updated_at = ? WHERE id = ?",
-        (title, body, time.time(), post_id),
+        "UPDATE posts SET title = ?, body = ?, published = ?, updated_at = ? WHERE id = ?",
+        (title, body, published, time.time(), post_id),
         repo=repo,
     )
     post = await get_post(post_id, repo=repo)
     if post is not None:
-        _publish("updated", post.to_json(), pubsub)
+        if post.published:
+            _publish("updated" if before.published else "created", post.to_json(), pubsub)
+        elif before.published:
+            _publish("deleted", {"id": post_id}, pubsub)
     return post
 
 
 async def delete_post(post_id: int, repo: Any = REPO, pubsub: Any = PUBSUB) -> bool:
     """Delete a post (the caller checked :func:`can_modify`) and publish ``deleted``;
     whether it existed."""
+    post = await get_post(post_id, repo=repo)
     result = await Repo.execute("DELETE FROM posts WHERE id = ?", (post_id,), repo=repo)
     if result.rowcount > 0:
-        _publish("deleted", {"id": post_id}, pubsub)
+        if post is None or post.published:
+            _publish("deleted", {"id": post_id}, pubsub)
         return True
     return False
+
+
+async def like_post(post_id: int, user_id: int, repo: Any = REPO, pubsub: Any = PUBSUB
+                    ) -> Post | None:
+    """``user_id`` likes the post (the caller checked :func:`can_see`): ``likes`` goes up
+    by one and ``updated`` is published. ``None`` if there is no such post; raises
+    :class:`Conflict` ``already_liked`` the second time."""
+    return await _change_like(post_id, user_id, +1, repo, pubsub)
+
+
+async def unlike_post(post_id: int, user_id: int, repo: Any = REPO, pubsub: Any = PUBSUB
+                      ) -> Post | None:
+    """Take back ``user_id``'s like; raises :class:`Conflict` ``not_liked`` if there was
+    none."""
+    return await _change_like(post_id, user_id, -1, repo, pubsub)
+
+
+async def _change_like(post_id: int, user_id: int, step: int, repo: Any, pubsub: Any
+                       ) -> Post | None:
+    async def change(conn: Any) -> bool | None:
+        # Counted and changed in one transaction, so concurrent likes add up exactly.
+        async with conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)) as cur:
+            if await cur.fetchone() is None:
+                return None
+        if step > 0:
+            try:
+                await conn.execute(
+                    "INSERT INTO post_likes (post_id, user_id, created_at) VALUES (?, ?, ?)",
+                    (post_id, user_id, time.time()),
+                )
+            except sqlite3.IntegrityError:
+                return False
+        else:
+            async with conn.execute(
+                "DELETE FROM post_likes WHERE post_id = ? AND user_id = ?", (post_id, user_id)
+            ) as cur:
+                if cur.rowcount == 0:
+                    return False
+        await conn.execute("UPDATE posts SET likes = likes + ? WHERE id = ?", (step, post_id))
+        return True
+
+    changed = await Repo.transaction(change, repo=repo)
+    if changed is None:
+        return None
+    if changed is False:
+        if step > 0:
+            raise Conflict("already_liked", "you already like this post")
+        raise Conflict("not_liked", "you do not like this post")
+    post = await get_post(post_id, repo=repo)
+    if post is not None and post.published:
+        _publish("updated", post.to_json(), pubsub)
+    return post

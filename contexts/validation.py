@@ -1,8 +1,9 @@
-"""The one error every context raises for bad input."""
+"""The errors contexts raise for input they refuse: :class:`ValidationError` for values that
+break a rule, :class:`Conflict` for a change that clashes with what is stored."""
 
 from __future__ import annotations
 
-__all__ = ["ValidationError"]
+__all__ = ["Conflict", "ValidationError"]
 
 
 class ValidationError(ValueError):
@@ -12,3 +13,13 @@ class ValidationError(ValueError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
         self.errors = errors
+
+
+class Conflict(Exception):
+    """The change clashes with what is stored (liked twice, a name already taken): ``code``
+    says which, ``message`` says it to people. Reload and decide again."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "AdminConfig",
+    "ApiConfig",
     "AuthConfig",
     "ChannelsConfig",
     "Config",
@@ -210,6 +211,33 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """``[api]``: the JSON API's quotas, page sizes and compression."""
+
+    # Requests one API key, or one user's access tokens, may make per rate_limit_window.
+    rate_limit: int = field(default=1000, metadata=_check(lambda v: v >= 1, "at least 1"))
+    # Requests per window from one client address that sends no valid credentials.
+    anonymous_rate_limit: int = field(default=60,
+                                      metadata=_check(lambda v: v >= 1, "at least 1"))
+    rate_limit_window: float = field(default=3600.0,
+                                     metadata=_check(lambda v: v > 0, "seconds > 0"))
+    default_page_size: int = field(default=20, metadata=_check(lambda v: 1 <= v <= 100,
+                                                                 "from 1 to 100"))
+    max_page_size: int = field(default=100, metadata=_check(lambda v: 1 <= v <= 1000,
+                                                              "from 1 to 1000"))
+    # Responses of at least this many bytes are gzipped for clients that accept gzip.
+    compress_min_bytes: int = field(default=1024, metadata=_check(lambda v: v >= 0,
+                                                                    "bytes >= 0"))
+
+    def __post_init__(self) -> None:
+        if self.default_page_size > self.max_page_size:
+            raise ConfigError(
+                f"api.default_page_size ({self.default_page_size}) must be at most "
+                f"api.max_page_size ({self.max_page_size})"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
 
@@ -221,6 +249,7 @@ class Config:
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
 
 def load_config(

@@ -118,4 +118,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         VALUES ('lobby', 'Lobby', CAST(strftime('%s', 'now') AS REAL));
         """,
     ),
+    (
+        5,
+        "api: published posts, likes, persistent rate limits",
+        """
+        ALTER TABLE posts ADD COLUMN published INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE posts ADD COLUMN likes INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX posts_published ON posts(published, id);
+        CREATE TABLE post_likes (
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (post_id, user_id)
+        );
+        CREATE INDEX post_likes_user ON post_likes(user_id);
+        CREATE TABLE rate_limits (
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            ends_at REAL NOT NULL,
+            PRIMARY KEY (bucket, key)
+        );
+        """,
+    ),
 ]

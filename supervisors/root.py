@@ -71,7 +71,9 @@ def root_spec(config: Config) -> ChildSpec:
         presence_spec(PRESENCE, PUBSUB, config.presence.shards,
                       config.presence.broadcast_window, fetch=chat.presence_users),
         dirty_pool_spec(config.node.dirty_pool_size),
-        RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER),
+        # Its counts (logins, API quotas) are kept in the Repo's database across restarts.
+        RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER,
+                               init_kwargs={"repo": REPO}),
         Mailer.child_spec(id="Mailer", name=MAILER),
         TaskSupervisor.child_spec(id="TaskSupervisor", name=TASKS),
         # One SocketSession per connection.

@@ -27,6 +27,7 @@ from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import api, pages, session
 from .api import auth as api_auth
+from .api import conditional, quota
 from .api import errors as api_errors
 from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
 from .router import add_routes
@@ -49,9 +50,13 @@ def build_app(config: Config) -> web.Application:
     # API requests authenticate with tokens and keys, pages with the session cookie; each
     # middleware leaves the other kind of request alone. API errors, its guards' included,
     # are answered as JSON by api_errors.middleware.
+    # Outermost first: compression and ETags see every API answer, errors included; the
+    # quota counts a request once its caller is known.
     app = web.Application(
-        middlewares=[session.middleware, api_errors.middleware, api_auth.middleware]
+        middlewares=[session.middleware, conditional.middleware, api_errors.middleware,
+                     api_auth.middleware, quota.middleware]
     )
+    app.on_response_prepare.append(quota.add_headers)
     app[CONFIG] = config
     app[SECRET] = load_secret_key(config)
     app[ACCOUNTS] = Accounts(config.auth)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import admin, assets, health, pages
-from .api import v1
+from .api import routes as api_routes
 
 __all__ = ["add_routes"]
 
@@ -15,5 +15,5 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/health", health.handler)
     router.add_get("/assets/{name}", assets.serve)
     pages.add_routes(router)
-    v1.add_routes(router)
+    api_routes.add_routes(router)
     admin.add_routes(router)

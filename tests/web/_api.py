@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -42,11 +43,18 @@ class Answer:
 
     @property
     def code(self) -> str | None:
-        """The API error code, if this is an error."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
-            code: str = self.body["error"]["code"]
+        """The API error code, if this is a problem document."""
+        if self.headers.get("Content-Type", "").startswith("application/problem+json"):
+            code: str = self.body["code"]
             return code
         return None
+
+    @property
+    def detail(self) -> str:
+        """The problem document's message for people."""
+        assert self.code is not None, self
+        detail: str = self.body["detail"]
+        return detail
 
 
 @dataclass
@@ -102,8 +110,8 @@ class Node:
         ) as response:
             raw = await response.read()
             body: Any = None
-            if response.content_type == "application/json":
-                body = await response.json()
+            if response.content_type.endswith("json"):
+                body = orjson.loads(raw) if raw else None
             elif raw:
                 body = raw.decode(errors="replace")
             return Answer(response.status, body, response.headers)
@@ -120,6 +128,9 @@ def config_for(tmp_path: Path, **overrides: Any) -> Config:
         "auth.secret_key": SECRET,
         "auth.bcrypt_cost": 4,
         "demo.seed": "0",
+        # Tests make many requests from one address; quota tests set their own limits.
+        "api.rate_limit": 100_000,
+        "api.anonymous_rate_limit": 100_000,
     }
     settings.update({key.replace("__", "."): value for key, value in overrides.items()})
     return load_config(env={}, overrides=settings)

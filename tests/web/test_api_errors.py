@@ -1,4 +1,5 @@
-"""The API's error shape: every refusal is ``{"error": {"code", "message"}}`` with its status."""
+"""The API's error envelope: every refusal is an ``application/problem+json`` document
+(RFC 9457) with its status, a stable ``code`` and a ``detail`` for people."""
 
 from __future__ import annotations
 
@@ -37,9 +38,15 @@ async def test_a_bad_body_is_an_invalid_request(
 
         assert answer.status == 400
         assert answer.code == "invalid_request"
-        assert message in answer.body["error"]["message"]
-        assert set(answer.body) == {"error"}
-        assert set(answer.body["error"]) == {"code", "message"}
+        assert message in answer.detail
+        assert answer.headers["Content-Type"] == "application/problem+json"
+        assert answer.body == {
+            "type": "urn:hearth:problem:invalid_request",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": answer.detail,
+            "code": "invalid_request",
+        }
 
 
 async def test_a_body_that_is_not_json_is_unsupported(tmp_path: Path) -> None:

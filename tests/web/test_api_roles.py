@@ -1,8 +1,8 @@
 """Who may call what: every protected API route, walked as each kind of caller.
 
-The routes on one post (``/api/v1/posts/{id}``) are walked on a fresh post by someone else,
-where a user is refused by the post's own check and a moderator or an admin is not, and
-again by the post's author.
+The routes that change one post (``/api/v1/posts/{id}``) are walked on a fresh post by
+someone else, where a user is refused by the post's own check and a moderator or an admin is
+not, and again by the post's author.
 """
 
 from __future__ import annotations
@@ -12,22 +12,24 @@ from pathlib import Path
 
 from contexts import posts
 from contexts.roles import ROLES, at_least
-from web.api.v1 import ROUTES, Route
+from web.api.routes import OPENAPI_PATH, ROUTES, Route, versioned_paths
 from web.endpoint import build_app
 
 from ._api import Node, api_node, config_for
 
 PROTECTED = [route for route in ROUTES if route.role is not None]
-ON_A_POST = [route for route in PROTECTED if route.path.startswith("/api/v1/posts/{id}")]
-"""Every protected route on one post changes it, so each asks ``can_modify``."""
+ON_A_POST = [route for route in PROTECTED
+             if route.path == "/posts/{id}" and route.method in ("PATCH", "DELETE")]
+"""The routes that change one post, so each asks ``can_modify``."""
 
 
 def concrete(path: str, post_id: int = 999999) -> str:
-    """``path`` with each ``{parameter}`` filled in: a post's routes with ``post_id``, the
-    others with an id nobody has."""
-    if path.startswith("/api/v1/posts/"):
-        return path.replace("{id}", str(post_id))
-    return re.sub(r"\{[^}]+\}", "999999", path)
+    """``/api/v1`` + ``path`` with each ``{parameter}`` filled in: a post's routes with
+    ``post_id``, a room's with the lobby, the others with an id nobody has."""
+    if path.startswith("/posts/"):
+        path = path.replace("{id}", str(post_id))
+    path = path.replace("{slug}", "lobby")
+    return "/api/v1" + re.sub(r"\{[^}]+\}", "999999", path)
 
 
 async def a_post_by(node: Node, email: str) -> int:
@@ -54,15 +56,18 @@ def test_the_route_table_lists_every_api_route_the_router_has(tmp_path: Path) ->
         for route in app.router.routes()
         if route.resource is not None
         and route.resource.canonical.startswith("/api/")
-        and route.method != "HEAD"
+        and route.method not in ("HEAD", "*")
+        and route.resource.canonical != OPENAPI_PATH
     }
 
-    assert served == {(route.method, route.path) for route in ROUTES}
+    assert served == {(route.method, path) for route in ROUTES for path in versioned_paths(route)}
     assert {route.role for route in PROTECTED} == set(ROLES)  # every level is walked
-    assert {(route.method, route.path) for route in ON_A_POST} == {
-        ("PATCH", "/api/v1/posts/{id}"),
-        ("DELETE", "/api/v1/posts/{id}"),
-    }
+    assert {route.role for route in ROUTES if route.path.startswith("/auth/")} == {None, "user"}
+
+
+def test_only_logging_in_and_refreshing_need_no_caller() -> None:
+    assert {(route.method, route.path) for route in ROUTES if route.role is None} == {
+        ("POST", "/auth/token"), ("POST", "/auth/refresh")}
 
 
 async def test_every_protected_route_refuses_anonymous_callers(tmp_path: Path) -> None:
@@ -75,7 +80,7 @@ async def test_every_protected_route_refuses_anonymous_callers(tmp_path: Path) -
             assert answer.status == 401, route
             assert answer.code == "missing_token", route
             assert answer.headers["WWW-Authenticate"].startswith('Bearer realm="hearth"')
-        assert (await node.request("GET", f"/api/v1/posts/{post_id}")).status == 200
+        assert (await node.request("GET", OPENAPI_PATH)).status == 200
 
 
 async def test_every_protected_route_admits_exactly_the_roles_it_names(tmp_path: Path) -> None:

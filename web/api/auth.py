@@ -64,6 +64,8 @@ class ApiAuth:
     """``"bearer"``, ``"api_key"``, or ``None`` for no (valid) credentials."""
     token: AccessToken | None = None
     """The verified access token, for ``via == "bearer"``."""
+    key_id: int | None = None
+    """The API key's id, for ``via == "api_key"``."""
     refusal: Refusal | None = None
     """Why the credentials were refused; ``MISSING`` if none were sent."""
 
@@ -125,7 +127,7 @@ async def _from_api_key(request: web.Request, header: str) -> tuple[User | None,
     user = await request.app[ACCOUNTS].get_user(key.user_id)
     if user is None:
         return None, _refused("invalid_api_key", "the key's account no longer exists")
-    return user, ApiAuth("api_key")
+    return user, ApiAuth("api_key", key_id=key.id)
 
 
 def _refused(code: str, message: str) -> ApiAuth:

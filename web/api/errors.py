@@ -1,21 +1,30 @@
-"""The API's one error shape, ``{"error": {"code": ..., "message": ...}}``, and its middleware.
+"""The API's one error envelope, ``application/problem+json`` (RFC 9457), and its middleware.
 
 A handler (or a guard, or the body reader) raises :class:`ApiError`; the middleware turns it,
 and aiohttp's own HTTP errors on ``/api/`` paths (no such route, wrong method, body too large),
-into that shape. ``code`` is stable and meant for programs; ``message`` is for people.
-A context's ``ValidationError`` (``contexts.validation``) is answered 422
-``validation_failed``, its field errors under ``"fields"``::
+into a problem document::
 
-    {"error": {"code": "validation_failed", "message": "...",
-               "fields": {"title": ["can't be blank"]}}}
+    {"type": "urn:hearth:problem:not_found", "title": "Not Found", "status": 404,
+     "detail": "no such post", "code": "not_found"}
+
+``code`` is stable and meant for programs; ``detail`` is for people; ``type`` is ``code`` as
+the URI RFC 9457 asks for. A context's ``Conflict`` (``contexts.validation``) is answered
+409 with its own code, and its ``ValidationError`` 422 ``validation_failed``, each bad
+field's messages under ``"errors"``::
+
+    {"type": "urn:hearth:problem:validation_failed", "title": "Unprocessable Content",
+     "status": 422, "detail": "invalid fields: title", "code": "validation_failed",
+     "errors": {"title": ["can't be blank"]}}
 
 so a handler passes the client's values to the context and lets it judge them.
 An unexpected exception is logged with its traceback and answered 500 ``internal_error``,
-without its details.
+without its details: no input a client sends should get there, and the schemathesis run in
+``tests/web/test_openapi.py`` looks for one.
 """
 
 from __future__ import annotations
 
+import http
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -24,11 +33,14 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from contexts.validation import ValidationError
+from contexts.validation import Conflict, ValidationError
 
-__all__ = ["ApiError", "error_response", "is_api", "json_response", "middleware"]
+__all__ = ["PROBLEM_JSON", "ApiError", "error_response", "is_api", "json_response",
+           "middleware"]
 
 PREFIX = "/api/"
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE = "urn:hearth:problem:"
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +53,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 
@@ -53,16 +66,18 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: Mapping[str, str] | None = None,
+        fields: Mapping[str, list[str]] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.fields = fields
 
     def response(self) -> web.Response:
-        """The JSON response this error stands for."""
-        return error_response(self.status, self.code, self.message, self.headers)
+        """The problem document this error stands for."""
+        return error_response(self.status, self.code, self.message, self.headers, self.fields)
 
 
 def is_api(request: web.BaseRequest) -> bool:
@@ -70,14 +85,19 @@ def is_api(request: web.BaseRequest) -> bool:
     return request.path.startswith(PREFIX)
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
-                  ) -> web.Response:
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
     """``body`` as JSON (orjson), with ``Cache-Control: no-store``: API answers carry
-    credentials and personal data, and no cache should keep them."""
+    credentials and personal data, and no shared cache should keep them. (Answers to GET
+    are revalidated instead, see ``web.api.conditional``.)"""
     return web.Response(
         body=orjson.dumps(body),
         status=status,
-        content_type="application/json",
+        content_type=content_type,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
@@ -89,11 +109,24 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     fields: Mapping[str, list[str]] | None = None,
 ) -> web.Response:
-    """The API's error shape; ``fields``, when given, maps each bad field to its messages."""
-    error: dict[str, Any] = {"code": code, "message": message}
+    """A problem document; ``fields``, when given, maps each bad field to its messages."""
+    problem: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": _title(status),
+        "status": status,
+        "detail": message,
+        "code": code,
+    }
     if fields is not None:
-        error["fields"] = dict(fields)
-    return json_response({"error": error}, status, headers)
+        problem["errors"] = dict(fields)
+    return json_response(problem, status, headers, content_type=PROBLEM_JSON)
+
+
+def _title(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _message(request: web.Request, e: web.HTTPException) -> str:
@@ -115,8 +148,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     except ApiError as e:
         return e.response()
     except ValidationError as e:
-        return error_response(422, "validation_failed", f"invalid fields: {e}",
-                              fields=e.errors)
+        return error_response(422, "validation_failed",
+                              f"invalid fields: {', '.join(e.errors)}", fields=e.errors)
+    except Conflict as e:
+        return error_response(409, e.code, e.message)
     except web.HTTPException as e:
         if e.status < 400:  # a redirect or a success raised as an exception: not an error
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..errors import json_response
+from .errors import json_response
 
 __all__ = ["queue"]
 

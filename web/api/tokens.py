@@ -17,11 +17,11 @@ from aiohttp import web
 from contexts.accounts import MAX_EMAIL, TooManyAttempts
 from contexts.tokens import TokenError
 
-from ...keys import ACCOUNTS, TOKENS
-from ..auth import Refusal, api_auth
-from ..errors import ApiError, json_response
-from ..guards import unauthorized
-from ..params import read_json, string
+from ..keys import ACCOUNTS, TOKENS
+from .auth import Refusal, api_auth
+from .errors import ApiError, json_response
+from .guards import unauthorized
+from .params import read_json, string
 
 __all__ = ["issue", "refresh", "revoke"]
 

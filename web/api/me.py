@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..errors import json_response
-from ..guards import caller
+from .guards import caller
+from .views import Resource
 
 __all__ = ["show"]
 
 
-async def show(request: web.Request) -> web.Response:
+async def show(request: web.Request) -> Resource:
     """The caller: id, email, role, display name, created and updated times."""
-    return json_response(caller(request).to_json())
+    return Resource("user", caller(request).to_json())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...keys import ACCOUNTS
-from ..errors import json_response
+from ..keys import ACCOUNTS
+from .errors import json_response
 
 __all__ = ["users"]
 

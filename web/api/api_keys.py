@@ -6,10 +6,10 @@ from aiohttp import web
 
 from contexts import api_keys
 
-from ..auth import api_auth
-from ..errors import ApiError, json_response
-from ..guards import caller
-from ..params import path_id, read_json, string
+from .auth import api_auth
+from .errors import ApiError, json_response
+from .guards import caller
+from .params import path_id, read_json, string
 
 __all__ = ["create", "index", "revoke"]
 

@@ -1,0 +1,73 @@
+"""Rate limits on the API, per caller (seed Example 48).
+
+Each API key has its own quota of ``api.rate_limit`` requests per ``api.rate_limit_window``
+seconds (default 1000 an hour); a user's access tokens share one quota; a client sending no
+valid credentials (or a key nobody has) counts against its address, with
+``api.anonymous_rate_limit``. The counts live in the RateLimiter (``actors.rate_limiter``):
+atomic however many requests arrive at once, and kept in the database across restarts.
+
+Every ``/api/`` answer says where its caller stands:
+
+- ``X-RateLimit-Limit``: the quota of the window;
+- ``X-RateLimit-Remaining``: requests left in it;
+- ``X-RateLimit-Reset``: when it ends, in Unix seconds.
+
+Past the quota the answer is 429 ``rate_limited`` with ``Retry-After`` (seconds), and the
+handler does not run.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from actors.rate_limiter import Decision, RateLimiter
+
+from ..keys import CONFIG, USER
+from .auth import api_auth
+from .errors import ApiError, is_api
+
+__all__ = ["ADDRESS_BUCKET", "KEY_BUCKET", "QUOTA", "USER_BUCKET", "add_headers", "middleware"]
+
+KEY_BUCKET = "api.key"
+USER_BUCKET = "api.user"
+ADDRESS_BUCKET = "api.address"
+
+QUOTA = web.RequestKey("api_quota", Decision)
+"""The caller's standing after this request was counted."""
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts each ``/api/`` request against its caller's quota; 429 past it."""
+    if not is_api(request):
+        return await handler(request)
+    api = request.app[CONFIG].api
+    auth = api_auth(request)
+    user = request.get(USER)
+    if auth.via == "api_key" and auth.key_id is not None:
+        bucket, key, limit = KEY_BUCKET, str(auth.key_id), api.rate_limit
+    elif user is not None:
+        bucket, key, limit = USER_BUCKET, str(user.id), api.rate_limit
+    else:
+        bucket, key, limit = ADDRESS_BUCKET, request.remote or "", api.anonymous_rate_limit
+    decision = RateLimiter.hit(bucket, key, limit, api.rate_limit_window)
+    request[QUOTA] = decision
+    if not decision.allowed:
+        wait = max(1, math.ceil(decision.reset_after))
+        raise ApiError(429, "rate_limited",
+                       f"over the quota of {limit} requests; try again in {wait} seconds",
+                       {"Retry-After": str(wait)})
+    return await handler(request)
+
+
+async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the ``X-RateLimit-*`` headers, on every answer a quota
+    counted, errors and 304s included."""
+    decision = request.get(QUOTA)
+    if decision is not None:
+        response.headers["X-RateLimit-Limit"] = str(decision.limit)
+        response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(decision.reset_at))
