@@ -20,6 +20,7 @@ processes.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -258,8 +259,9 @@ async def unlike_post(post_id: int, user_id: int, repo: Any = REPO, pubsub: Any 
 
 async def _change_like(post_id: int, user_id: int, step: int, repo: Any, pubsub: Any
                        ) -> Post | None:
-    async def change(conn: Any) -> bool | None:
-        # Counted and changed in one transaction, so concurrent likes add up exactly.
+    async def change(conn: Any) -> int | bool | None:
+        # Checked, changed and counted in one transaction, so likes sent at once add up
+        # exactly and each caller learns the count its own like made.
         async with conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)) as cur:
             if await cur.fetchone() is None:
                 return None
@@ -277,17 +279,23 @@ async def _change_like(post_id: int, user_id: int, step: int, repo: Any, pubsub:
             ) as cur:
                 if cur.rowcount == 0:
                     return False
-        await conn.execute("UPDATE posts SET likes = likes + ? WHERE id = ?", (step, post_id))
-        return True
+        async with conn.execute(
+            "UPDATE posts SET likes = likes + ? WHERE id = ? RETURNING likes", (step, post_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0])
 
-    changed = await Repo.transaction(change, repo=repo)
-    if changed is None:
+    likes = await Repo.transaction(change, repo=repo)
+    if likes is None:
         return None
-    if changed is False:
+    if likes is False:
         if step > 0:
             raise Conflict("already_liked", "you already like this post")
         raise Conflict("not_liked", "you do not like this post")
     post = await get_post(post_id, repo=repo)
-    if post is not None and post.published:
+    if post is None:  # deleted since
+        return None
+    post = dataclasses.replace(post, likes=likes)
+    if post.published:
         _publish("updated", post.to_json(), pubsub)
     return post

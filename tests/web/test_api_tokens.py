@@ -59,7 +59,7 @@ async def test_a_login_answers_a_token_pair_that_identifies_the_caller(tmp_path:
         assert pair["expires_in"] == 900
         assert isinstance(pair["refresh_token"], str) and len(pair["refresh_token"]) >= 43
         assert answer.status == 200
-        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["Cache-Control"] == "private, no-cache"
         assert answer.body == {
             "id": ann.id,
             "email": "ann@example.com",
