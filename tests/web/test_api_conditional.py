@@ -7,6 +7,7 @@ import gzip
 from pathlib import Path
 
 import aiohttp
+from multidict import CIMultiDict
 
 from contexts import posts
 
@@ -20,13 +21,13 @@ async def seed(node: Node, count: int = 3, body: str = "Body") -> str:
     return await node.token("reader@example.com")
 
 
-async def raw_get(node: Node, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str],
-                                                                          bytes]:
+async def raw_get(node: Node, path: str, headers: dict[str, str]
+                  ) -> tuple[int, CIMultiDict[str], bytes]:
     """GET without the client's own decompression: the bytes as sent."""
     async with aiohttp.ClientSession(auto_decompress=False) as http, http.get(
         node.url + path, headers=headers
     ) as response:
-        return response.status, dict(response.headers), await response.read()
+        return response.status, CIMultiDict(response.headers), await response.read()
 
 
 async def test_an_unchanged_list_answers_304_with_no_body(tmp_path: Path) -> None:
