@@ -118,6 +118,14 @@ _OTHER_BODIES: dict[str, Schema] = {
     },
 }
 
+_TEXT = r"\S"
+"""Some character that is not a space: blank fields are refused (422)."""
+
+
+def _text(max_length: int) -> Schema:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _TEXT}
+
+
 _INPUTS: dict[str, Schema] = {
     "Login": {
         "type": "object", "required": ["email", "password"],
@@ -126,26 +134,25 @@ _INPUTS: dict[str, Schema] = {
     "Refresh": {"type": "object", "required": ["refresh_token"],
                 "properties": {"refresh_token": _STRING}},
     "ApiKeyInput": {"type": "object", "required": ["name"],
-                    "properties": {"name": {"type": "string", "maxLength": MAX_KEY_NAME}}},
+                    "properties": {"name": _text(MAX_KEY_NAME)}},
     "PostInput": {
         "type": "object", "required": ["title", "body"],
-        "properties": {"title": {"type": "string", "maxLength": posts.MAX_TITLE},
-                       "body": {"type": "string", "maxLength": posts.MAX_BODY},
+        "properties": {"title": _text(posts.MAX_TITLE), "body": _text(posts.MAX_BODY),
                        "published": {"type": "boolean"}},
     },
     "PostChanges": {
         "type": "object",
-        "properties": {"title": {"type": "string", "maxLength": posts.MAX_TITLE},
-                       "body": {"type": "string", "maxLength": posts.MAX_BODY},
+        "properties": {"title": _text(posts.MAX_TITLE), "body": _text(posts.MAX_BODY),
                        "published": {"type": "boolean"}},
     },
     "RoomInput": {
         "type": "object", "required": ["slug", "name"],
-        "properties": {"slug": {"type": "string", "maxLength": chat.MAX_SLUG},
-                       "name": {"type": "string", "maxLength": chat.MAX_NAME}},
+        "properties": {"slug": {"type": "string",
+                                "pattern": f"^[a-z0-9-]{{1,{chat.MAX_SLUG}}}$"},
+                       "name": _text(chat.MAX_NAME)},
     },
     "MessageInput": {"type": "object", "required": ["body"],
-                     "properties": {"body": {"type": "string", "maxLength": chat.MAX_BODY}}},
+                     "properties": {"body": _text(chat.MAX_BODY)}},
 }
 
 # What each route takes and answers: (body schema, success status, success schema name or
