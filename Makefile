@@ -31,6 +31,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# The side-by-side benchmarks (bench/run_all.py, ~10 minutes): Hearth beside python-socketio,
+# Django Channels and a bare aiohttp floor; makes bench/.venv-peers (the peers) on first use
+# and needs Debian's redis-server. Writes BENCHMARKS.md's "Side by side" section.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 # phoenix.js for the pages (served from node_modules) and the interop tests; never committed.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

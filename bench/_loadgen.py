@@ -1,5 +1,19 @@
-"""The load generator of ``bench/channels.py``: worker processes, each holding many raw
-WebSocket connections speaking Phoenix V2, and a blocking control connection.
+"""The load generator of ``bench/channels.py`` and ``bench/run_all.py``: worker processes,
+each holding many raw WebSocket connections, and a blocking control connection.
+
+A connection speaks one of three protocols, each an adapter below with the same few
+operations (the upgrade path, join, push, parse), so the client side costs the same whatever
+server it drives:
+
+- ``phoenix``: Phoenix V2 JSON arrays (Hearth, the bare aiohttp floor);
+- ``socketio``: Engine.IO v4 / Socket.IO v5 over a raw WebSocket (python-socketio): the
+  server's open packet ``0{...}`` is answered with ``40``, a join is the event
+  ``42<ack>["join",topic]``, a push ``42<ack>["new_message",{"topic":...,"payload":...}]``,
+  answers come back as ``43<ack>[...]``, the server's ping ``2`` is answered ``3``;
+- ``json``: plain JSON objects (Django Channels): ``{"ref","topic","event","payload"}`` in,
+  ``{"ref","status"}`` replies and ``{"topic","event","payload"}`` broadcasts out.
+
+WebSocket ping frames (uvicorn sends them) are answered with pongs for every protocol.
 
 A connection here is a non-blocking socket, a reader callback on the event loop (uvloop) and
 an object with a few slots: no transport, no protocol object, no task once it is open. Frames
@@ -42,6 +56,100 @@ OPEN_TIMEOUT_S = 60.0
 MAX_OPENING = 64  # handshakes in flight per worker
 _unpack_ts = struct.Struct("qq").unpack_from
 
+# What :func:`parse` of an adapter found in a text frame: (kind, a, b).
+OTHER = 0
+BCAST = 1  # (topic, payload): a broadcast
+REPLY = 2  # (ref, ok): the answer to a join or a push
+ANSWER = 3  # (text to send back, None): a protocol-level ping or open packet to answer
+OPEN = 4  # (None, None): the application-level handshake is complete
+
+
+class Phoenix:
+    """Phoenix V2: ``[join_ref, ref, topic, event, payload]``."""
+
+    path = "/socket/websocket?vsn=2.0.0"
+    subprotocol: str | None = "phoenix"
+    opens = False  # no handshake after the upgrade
+    heartbeats = True  # the client sends one every HEARTBEAT_S
+
+    @staticmethod
+    def join(ref: str, topic: str) -> bytes:
+        return orjson.dumps([ref, ref, topic, "phx_join", {}])
+
+    @staticmethod
+    def push(join_ref: str | None, ref: str, topic: str, event: str, payload: Any) -> bytes:
+        return orjson.dumps([join_ref, ref, topic, event, payload])
+
+    @staticmethod
+    def parse(data: bytes) -> tuple[int, Any, Any]:
+        msg = orjson.loads(data)
+        if msg[0] is None and msg[1] is None:
+            return BCAST, msg[2], msg[4]
+        if msg[3] == "phx_reply":
+            return REPLY, msg[1], msg[4].get("status") == "ok"
+        return OTHER, None, None
+
+
+class SocketIO:
+    """Engine.IO v4 / Socket.IO v5 on the default namespace, WebSocket transport only."""
+
+    path = "/socket.io/?EIO=4&transport=websocket"
+    subprotocol: str | None = None
+    opens = True  # 0{...} from the server, 40 from us, 40{...} from the server
+    heartbeats = False  # the server pings (``2``), the client answers (``3``)
+
+    @staticmethod
+    def join(ref: str, topic: str) -> bytes:
+        return b"42" + ref.encode() + orjson.dumps(["join", topic])
+
+    @staticmethod
+    def push(join_ref: str | None, ref: str, topic: str, event: str, payload: Any) -> bytes:
+        return b"42" + ref.encode() + orjson.dumps([event, {"topic": topic, "payload": payload}])
+
+    @staticmethod
+    def parse(data: bytes) -> tuple[int, Any, Any]:
+        if data[:2] == b"42":  # an event (a broadcast)
+            d = orjson.loads(data[data.index(b"[", 2):])[1]
+            return BCAST, d["topic"], d["payload"]
+        if data[:2] == b"43":  # an acknowledgement
+            i = data.index(b"[", 2)
+            return REPLY, data[2:i].decode(), orjson.loads(data[i:])[0] == "ok"
+        if data == b"2":
+            return ANSWER, b"3", None
+        if data[:1] == b"0":
+            return ANSWER, b"40", None
+        if data[:2] == b"40":
+            return OPEN, None, None
+        return OTHER, None, None
+
+
+class Json:
+    """Plain JSON objects, as a Django Channels consumer would define them."""
+
+    path = "/ws/"
+    subprotocol: str | None = None
+    opens = False
+    heartbeats = False
+
+    @staticmethod
+    def join(ref: str, topic: str) -> bytes:
+        return orjson.dumps({"ref": ref, "topic": topic, "event": "join"})
+
+    @staticmethod
+    def push(join_ref: str | None, ref: str, topic: str, event: str, payload: Any) -> bytes:
+        return orjson.dumps({"ref": ref, "topic": topic, "event": event, "payload": payload})
+
+    @staticmethod
+    def parse(data: bytes) -> tuple[int, Any, Any]:
+        msg = orjson.loads(data)
+        ref = msg.get("ref")
+        if ref is not None:
+            return REPLY, ref, msg.get("status") == "ok"
+        return BCAST, msg["topic"], msg["payload"]
+
+
+PROTOCOLS: dict[str, Any] = {"phoenix": Phoenix, "socketio": SocketIO, "json": Json}
+
 
 def raise_nofile() -> tuple[int, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -50,24 +158,27 @@ def raise_nofile() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def client_frame(data: bytes) -> bytes:
-    """A masked text frame (FIN set) with the zero mask key."""
+def client_frame(data: bytes, opcode: int = 1) -> bytes:
+    """A masked frame (FIN set, a text frame unless ``opcode`` says) with the zero mask key."""
     n = len(data)
+    first = 0x80 | opcode
     if n < 126:
-        head = bytes((0x81, 0x80 | n))
+        head = bytes((first, 0x80 | n))
     elif n < 65536:
-        head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+        head = struct.pack("!BBH", first, 0x80 | 126, n)
     else:
-        head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+        head = struct.pack("!BBQ", first, 0x80 | 127, n)
     return head + b"\0\0\0\0" + data
 
 
-def upgrade_request(host: str, port: int) -> bytes:
+def upgrade_request(host: str, port: int, proto: Any = Phoenix) -> bytes:
+    sub = (f"Sec-WebSocket-Protocol: {proto.subprotocol}\r\n"
+           if proto.subprotocol else "")
     return (
-        f"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"GET {proto.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Protocol: phoenix\r\n\r\n"
+        f"{sub}\r\n"
     ).encode()
 
 
@@ -76,11 +187,13 @@ class Client:
 
     __slots__ = (
         "buf",
+        "chat_ref",
         "fd",
         "joined",
         "outbox",
         "pending",
         "pending_ref",
+        "proto",
         "ref",
         "sock",
         "upgraded",
@@ -88,8 +201,9 @@ class Client:
         "worker",
     )
 
-    def __init__(self, worker: Worker, sock: socket.socket) -> None:
+    def __init__(self, worker: Worker, sock: socket.socket, proto: Any = Phoenix) -> None:
         self.worker = worker
+        self.proto = proto
         self.sock = sock
         self.fd = sock.fileno()
         self.buf = b""
@@ -100,11 +214,12 @@ class Client:
         self.pending_ref: str | None = None  # the ref whose reply resolves ``pending``
         self.outbox = b""
         self.window = 0  # chat messages sent and not yet acknowledged
+        self.chat_ref: str | None = None  # the ref of the chat message in flight
 
     def send(self, join_ref: str | None, topic: str, event: str, payload: Any) -> str:
         self.ref += 1
         ref = str(self.ref)
-        self.write(client_frame(orjson.dumps([join_ref, ref, topic, event, payload])))
+        self.write(client_frame(self.proto.push(join_ref, ref, topic, event, payload)))
         return ref
 
     def write(self, data: bytes) -> None:
@@ -137,10 +252,9 @@ class Client:
         ref = str(self.ref)
         fut = self.pending = self.worker.loop.create_future()
         self.pending_ref = ref
-        self.write(client_frame(orjson.dumps([ref, ref, topic, "phx_join", {}])))
-        reply = await fut
-        if reply[4].get("status") != "ok":
-            raise RuntimeError(f"join {topic} refused: {reply[4]}")
+        self.write(client_frame(self.proto.join(ref, topic)))
+        if not await fut:
+            raise RuntimeError(f"join {topic} refused")
         self.joined[topic] = ref
 
     def on_readable(self) -> None:
@@ -171,9 +285,8 @@ class Client:
                 return
             self.upgraded = True
             buf = buf[end + 4 :]
-            fut, self.pending = self.pending, None
-            if fut is not None and not fut.done():
-                fut.set_result(None)
+            if not self.proto.opens:  # else the open handshake resolves ``pending``
+                self.opened()
         i, n = 0, len(buf)
         on_text = self.worker.on_text
         while n - i >= 2:
@@ -196,10 +309,17 @@ class Client:
             i = start + length
             if opcode == 1:
                 on_text(self, buf[start:i], now, kts)
+            elif opcode == 9:  # a WebSocket ping: pong
+                self.write(client_frame(buf[start:i], 0xA))
             elif opcode == 8:
                 self.lost()
                 return
         self.buf = buf[i:] if i < n else b""
+
+    def opened(self) -> None:
+        fut, self.pending = self.pending, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
 
     def fail(self, why: str) -> None:
         fut, self.pending = self.pending, None
@@ -251,9 +371,9 @@ class Worker:
     # -- inbound ---------------------------------------------------------------------------
 
     def on_text(self, client: Client, data: bytes, now: int, kts: int) -> None:
-        msg = orjson.loads(data)
-        if msg[0] is None and msg[1] is None:  # a broadcast
-            topic, payload = msg[2], msg[4]
+        kind, a, b = client.proto.parse(data)
+        if kind == BCAST:
+            topic, payload = a, b
             r = payload.get("r")
             if r is None:  # a chat message
                 if topic == self.chat_topic and self.chat_from <= now < self.chat_to:
@@ -271,15 +391,22 @@ class Worker:
             if count == self.subscribed.get(topic):
                 self.pipe.send(("round_done", topic, r))
             return
-        if msg[3] != "phx_reply":
+        if kind == ANSWER:
+            client.write(client_frame(a))
             return
-        if msg[1] == client.pending_ref:
+        if kind == OPEN:
+            client.opened()
+            return
+        if kind != REPLY:
+            return
+        if a == client.pending_ref:
             fut, client.pending, client.pending_ref = client.pending, None, None
             if fut is not None and not fut.done():
-                fut.set_result(msg)
+                fut.set_result(b)
             return
-        if msg[2] == self.chat_topic:
+        if a == client.chat_ref:
             # A chat message acknowledged: send the next while the window is open.
+            client.chat_ref = None
             self.chat_acks += 1
             if self.chat_from <= now < self.chat_to:
                 self.chat_window_acks += 1
@@ -320,9 +447,10 @@ class Worker:
         task.add_done_callback(self.tasks.discard)
 
     async def cmd_open(self, group: str, port: int, count: int, topics: list[str],
-                       first: int) -> None:
-        """Open ``count`` connections to ``port``, each joined to ``topics``; ``first`` is
-        the global index of the first (it picks the source addresses)."""
+                       first: int, proto: str = "phoenix") -> None:
+        """Open ``count`` connections to ``port``, each joined to ``topics``, speaking
+        ``proto`` (a key of PROTOCOLS); ``first`` is the global index of the first (it picks
+        the source addresses)."""
         t0 = time.perf_counter()
         clients = self.groups.setdefault(group, [])
         sem = asyncio.Semaphore(MAX_OPENING)
@@ -332,7 +460,8 @@ class Worker:
             async with sem:
                 try:
                     c = await asyncio.wait_for(
-                        self.open_one(self.sources[i % len(self.sources)], port, topics),
+                        self.open_one(self.sources[i % len(self.sources)], port, topics,
+                                      PROTOCOLS[proto]),
                         OPEN_TIMEOUT_S)
                     clients.append(c)
                 except Exception as e:
@@ -344,7 +473,8 @@ class Worker:
         self.pipe.send(("opened", count - len(errors), len(errors), time.perf_counter() - t0,
                         errors[:3]))
 
-    async def open_one(self, source: str, port: int, topics: list[str]) -> Client:
+    async def open_one(self, source: str, port: int, topics: list[str],
+                       proto: Any = Phoenix) -> Client:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
@@ -356,11 +486,11 @@ class Worker:
         except BaseException:
             sock.close()
             raise
-        c = Client(self, sock)
+        c = Client(self, sock, proto)
         fut = c.pending = self.loop.create_future()
         self.loop.add_reader(c.fd, c.on_readable)
         try:
-            c.write(upgrade_request(self.host, port))
+            c.write(upgrade_request(self.host, port, proto))
             await fut
             for topic in topics:
                 await c.join(topic)
@@ -412,7 +542,7 @@ class Worker:
             slot = tick % int(HEARTBEAT_S)
             for clients in self.groups.values():
                 for c in clients[slot :: int(HEARTBEAT_S)]:
-                    if c.fd >= 0:
+                    if c.fd >= 0 and c.proto.heartbeats:
                         c.send(None, "phoenix", "heartbeat", {})
 
     async def cmd_chat_go(self, group: str, topic: str, event: str, start_ns: int,
@@ -445,8 +575,8 @@ class Worker:
         if c.fd < 0 or self.chat_topic is None:
             return
         c.window += 1
-        c.send(c.joined[self.chat_topic], self.chat_topic, self.chat_event,
-               {"t": time.time_ns(), "body": self.chat_body})
+        c.chat_ref = c.send(c.joined[self.chat_topic], self.chat_topic, self.chat_event,
+                            {"t": time.time_ns(), "body": self.chat_body})
 
     async def run(self) -> None:
         threading.Thread(target=self.read_commands, daemon=True).start()
@@ -463,16 +593,43 @@ def worker_main(pipe: Connection, host: str, sources: list[str]) -> None:
     os._exit(0)
 
 
-class Control:
-    """A blocking connection from the orchestrator that triggers broadcasts. A thread reads
-    and drops what the server sends (replies, its own copy of each broadcast) and another
-    sends a heartbeat every few seconds, as phoenix.js does, so the server never closes it
-    as idle."""
+def server_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The complete (unmasked) frames at the start of ``buf``, as (opcode, payload), and
+    the bytes left over."""
+    frames = []
+    i, n = 0, len(buf)
+    while n - i >= 2:
+        length = buf[i + 1] & 0x7F
+        head = 2
+        if length == 126:
+            if n - i < 4:
+                break
+            length = (buf[i + 2] << 8) | buf[i + 3]
+            head = 4
+        elif length == 127:
+            if n - i < 10:
+                break
+            length = int.from_bytes(buf[i + 2 : i + 10], "big")
+            head = 10
+        if n - i < head + length:
+            break
+        frames.append((buf[i] & 0x0F, buf[i + head : i + head + length]))
+        i += head + length
+    return frames, buf[i:]
 
-    def __init__(self, host: str, port: int) -> None:
+
+class Control:
+    """A blocking connection from the orchestrator that triggers broadcasts, speaking
+    ``proto`` (a key of PROTOCOLS). A thread reads what the server sends, answers its pings
+    and drops the rest (replies, its own copy of each broadcast); for Phoenix another sends
+    a heartbeat every few seconds, as phoenix.js does, so the server never closes it as
+    idle."""
+
+    def __init__(self, host: str, port: int, proto: str = "phoenix") -> None:
+        self.proto = PROTOCOLS[proto]
         self.sock = socket.create_connection((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(upgrade_request(host, port))
+        self.sock.sendall(upgrade_request(host, port, self.proto))
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.sock.recv(4096)
@@ -481,18 +638,45 @@ class Control:
             buf += chunk
         if b" 101 " not in buf[: buf.find(b"\r\n")]:
             raise ConnectionError(buf[:200].decode(errors="replace"))
+        self.buf = buf[buf.find(b"\r\n\r\n") + 4 :]
         self.ref = 0
         self.joined: dict[str, str] = {}
         self.lock = threading.Lock()
         self.closed = threading.Event()
+        if self.proto.opens:
+            while not self._read_once():
+                pass
         threading.Thread(target=self._discard, daemon=True).start()
-        threading.Thread(target=self._heartbeat, daemon=True).start()
+        if self.proto.heartbeats:
+            threading.Thread(target=self._heartbeat, daemon=True).start()
+
+    def _read_once(self) -> bool:
+        """Read and handle what the server sent; True once the open handshake is done."""
+        frames, self.buf = server_frames(self.buf)
+        opened = False
+        for opcode, data in frames:
+            if opcode == 9:
+                with self.lock:
+                    self.sock.sendall(client_frame(data, 0xA))
+            elif opcode == 1:
+                kind, a, _b = self.proto.parse(data)
+                if kind == ANSWER:
+                    with self.lock:
+                        self.sock.sendall(client_frame(a))
+                opened = opened or kind == OPEN
+        if opened:
+            return True
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("control connection closed")
+        self.buf += chunk
+        return False
 
     def _discard(self) -> None:
         try:
-            while self.sock.recv(1 << 20):
-                pass
-        except OSError:
+            while True:
+                self._read_once()
+        except (OSError, ValueError):
             pass
 
     def _heartbeat(self) -> None:
@@ -507,9 +691,10 @@ class Control:
             self.ref += 1
             ref = str(self.ref)
             if event == "phx_join":
-                join_ref = ref
-            self.sock.sendall(client_frame(orjson.dumps([join_ref, ref, topic, event,
-                                                         payload])))
+                frame = self.proto.join(ref, topic)
+            else:
+                frame = self.proto.push(join_ref, ref, topic, event, payload)
+            self.sock.sendall(client_frame(frame))
         return ref
 
     def join(self, topic: str) -> None:
