@@ -86,6 +86,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
             "--report-dir", str(tmp_path / "report"),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,  # its cache directory
             env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
         )
         out, _ = await process.communicate()
