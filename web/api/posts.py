@@ -14,6 +14,7 @@ other unseen.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -80,22 +81,23 @@ async def delete(request: web.Request) -> web.Response:
 
 async def like(request: web.Request) -> Resource:
     """The caller likes the post: the post, with one more like. 409 ``already_liked``."""
-    user = caller(request)
-    post = await _visible(request)
-    liked = await posts.like_post(post.id, user.id)
-    if liked is None:
-        raise _not_found()
-    return Resource(KIND, liked.to_json())
+    return await _liking(request, posts.like_post)
 
 
 async def unlike(request: web.Request) -> Resource:
     """The caller takes their like back: the post. 409 ``not_liked``."""
+    return await _liking(request, posts.unlike_post)
+
+
+async def _liking(
+    request: web.Request, change: Callable[[int, int], Awaitable[Post | None]]
+) -> Resource:
     user = caller(request)
     post = await _visible(request)
-    unliked = await posts.unlike_post(post.id, user.id)
-    if unliked is None:
+    changed = await change(post.id, user.id)
+    if changed is None:  # deleted meanwhile
         raise _not_found()
-    return Resource(KIND, unliked.to_json())
+    return Resource(KIND, changed.to_json())
 
 
 async def _visible(request: web.Request) -> Post:
