@@ -161,22 +161,18 @@ class Repo(GenServer):
         state: _State = otp.gen_server.table_of(repo, Repo)
         conn = await state.readers.get()
         try:
-            async with conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            # One trip to the connection's thread, where execute, fetchall and close are three.
+            return list(await conn.execute_fetchall(sql, params))
         finally:
             state.readers.put_nowait(conn)
 
     @staticmethod
     async def fetch_one(sql: str, params: Params = (), repo: Any = NAME) -> Row | None:
-        """The first row of a read query, or ``None``."""
-        state: _State = otp.gen_server.table_of(repo, Repo)
-        conn = await state.readers.get()
-        try:
-            async with conn.execute(sql, params) as cur:
-                row: Row | None = await cur.fetchone()
-                return row
-        finally:
-            state.readers.put_nowait(conn)
+        """The row of a query that finds at most one (by a unique key, an aggregate, a
+        ``LIMIT 1``), or ``None``. Every row found is read: do not use it to take the first
+        of many."""
+        rows = await Repo.fetch_all(sql, params, repo=repo)
+        return rows[0] if rows else None
 
     @staticmethod
     async def execute(sql: str, params: Params = (), repo: Any = NAME) -> Result:

@@ -26,6 +26,7 @@ import aiosqlite
 
 from actors.repo import Repo, Row
 
+from .accounts import User
 from .roles import at_least
 from .tokens import Subject
 
@@ -56,6 +57,7 @@ as much as anyone reads from it."""
 _PREFIX = re.compile(r"[0-9a-f]{12}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
 _COLUMNS = "id, user_id, name, prefix, created_at, last_used_at, revoked_at"
+_KEY_COLUMNS = ", ".join(f"k.{column}" for column in _COLUMNS.split(", "))
 
 
 class ApiKeyError(Exception):
@@ -164,24 +166,31 @@ async def revoke_key(key_id: int) -> ApiKey | None:
     return await get_key(key_id)
 
 
-async def authenticate(presented: str) -> ApiKey:
-    """The live key ``presented`` is; raises :class:`ApiKeyError` ``invalid_api_key``."""
+async def authenticate(presented: str) -> tuple[ApiKey, User]:
+    """The live key ``presented`` is, and its owner as they are now, read in one query;
+    raises :class:`ApiKeyError` ``invalid_api_key``."""
     kind, _, rest = presented.partition("_")
     prefix, _, secret = rest.partition("_")
     if kind != KIND or not _PREFIX.fullmatch(prefix) or not _SECRET.fullmatch(secret):
         raise ApiKeyError("invalid_api_key", "the API key is malformed")
-    row = await Repo.fetch_one(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE prefix = ?",
-                               (prefix,))
+    row = await Repo.fetch_one(
+        f"SELECT {_KEY_COLUMNS}, k.key_hash, u.email, u.role, u.display_name,"
+        " u.created_at AS user_created_at, u.updated_at AS user_updated_at"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
+        (prefix,),
+    )
     if row is None or not hmac.compare_digest(_hash(secret), row["key_hash"]):
         raise ApiKeyError("invalid_api_key", "the API key is not known")
     key = _key(row)
+    owner = User(key.user_id, row["email"], row["role"], row["display_name"],
+                 row["user_created_at"], row["user_updated_at"])
     # Said only to whoever holds the whole key.
     if key.revoked:
         raise ApiKeyError("invalid_api_key", "the API key has been revoked")
     now = time.time()
     if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
         await Repo.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))
-    return key
+    return key, owner
 
 
 def _hash(secret: str) -> str:

@@ -121,12 +121,9 @@ async def _from_api_key(request: web.Request, header: str) -> tuple[User | None,
     if len(header) > MAX_CREDENTIAL:
         return None, _refused("invalid_api_key", "the API key is malformed")
     try:
-        key = await api_keys.authenticate(header.strip())
+        key, user = await api_keys.authenticate(header.strip())
     except api_keys.ApiKeyError as e:
         return None, _refused(e.code, e.message)
-    user = await request.app[ACCOUNTS].get_user(key.user_id)
-    if user is None:
-        return None, _refused("invalid_api_key", "the key's account no longer exists")
     return user, ApiAuth("api_key", key_id=key.id)
 
 
