@@ -1,0 +1,63 @@
+"""The RateLimiter keeps its windows in the database: a limiter restarted by its supervisor
+goes on counting where it was, and an expired window is forgotten."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import otp
+from actors.rate_limiter import NAME, RateLimiter
+from actors.repo import NAME as REPO
+from actors.repo import Repo
+from otp import Down, Pid, Supervisor
+
+
+@asynccontextmanager
+async def limiter_tree(db: Path) -> AsyncIterator[Pid]:
+    otp.trap_exit(True)
+    sup = await Supervisor.start_link([
+        Repo.child_spec(str(db), 1, name=REPO),
+        RateLimiter.child_spec(id="limiter", name=NAME, init_kwargs={"repo": REPO}),
+    ])
+    assert sup is not None
+    try:
+        yield sup
+    finally:
+        ref = otp.monitor(sup)
+        otp.exit(sup, "shutdown")
+        await otp.receive(timeout=10, match=lambda m: type(m) is Down and m.ref == ref)
+
+
+async def test_a_restarted_limiter_goes_on_counting(tmp_path: Path) -> None:
+    async with limiter_tree(tmp_path / "db.sqlite") as sup:
+        for _ in range(3):
+            RateLimiter.hit("api.key", "7", 5, 3600.0)
+        RateLimiter.hit("api.key", "8", 5, 3600.0)
+        first = RateLimiter.check("api.key", "7", 5, 3600.0)
+
+        await Supervisor.terminate_child(sup, "limiter")
+        await Supervisor.restart_child(sup, "limiter")
+        after = RateLimiter.hit("api.key", "7", 5, 3600.0)
+        other = RateLimiter.check("api.key", "8", 5, 3600.0)
+
+        assert first.remaining == 2
+        assert after.remaining == 1
+        assert abs(after.reset_at - first.reset_at) < 1e-6
+        assert other.remaining == 4
+
+
+async def test_expired_and_reset_windows_are_not_brought_back(tmp_path: Path) -> None:
+    async with limiter_tree(tmp_path / "db.sqlite") as sup:
+        RateLimiter.hit("login.account", "ann@example.com", 5, 3600.0)
+        RateLimiter.reset("login.account", "ann@example.com")
+        RateLimiter.hit("api.key", "9", 5, 1e-9)  # over as soon as it starts
+
+        await Supervisor.terminate_child(sup, "limiter")
+        rows = await Repo.fetch_all("SELECT bucket, key FROM rate_limits")
+        await Supervisor.restart_child(sup, "limiter")
+
+        assert [tuple(row) for row in rows] == []
+        assert RateLimiter.check("login.account", "ann@example.com", 5, 3600.0).remaining == 5
+        assert RateLimiter.check("api.key", "9", 5, 3600.0).remaining == 5
