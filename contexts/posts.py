@@ -7,15 +7,15 @@ those who may modify a draft may see it (:func:`can_see`). Signed-in users like 
 once each (:func:`like_post`; again is a :class:`~contexts.validation.Conflict`) and may
 take the like back; ``likes`` counts them.
 
-Every change to what the public sees, once stored, is published on the node's PubSub as a
-:class:`PostEvent` on :data:`TOPIC`, whoever made it (a page, the API): a post published is
-``created`` (written published, or a draft published), a published post changed or liked is
-``updated``, and one deleted or taken back to draft is ``deleted``. Drafts make no events.
-The ``posts`` channel
-(``actors/posts_channel.py``) relays each to its sockets, and a live page may subscribe to
-the same topic. :data:`TOPIC` is deliberately not a channel topic: sockets subscribed to a
-channel topic expect channel broadcasts there, and a ``PostEvent`` is a Python message for
-processes.
+Every change to what the public sees, once stored, is broadcast on the node's PubSub topic
+:data:`TOPIC` (``posts``), whoever made it (a page, the API), as Phoenix's
+``Endpoint.broadcast`` would: a ``channels.serializer.Broadcast`` with the event
+``post_created`` (written published, or a draft published), ``post_updated`` (a published
+post changed or liked) or ``post_deleted`` (deleted, or taken back to draft), and the post's
+JSON (``{"id": id}`` for ``post_deleted``) as its payload. Drafts make no events. Sockets
+joined to the ``posts`` channel (``actors/posts_channel.py``) get each one on the fast lane,
+encoded once for all of them; a process (a live page) subscribes to the same topic and gets
+the ``Broadcast``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import dataclasses
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from actors.repo import NAME as REPO
 from actors.repo import Repo, Row
+from channels.serializer import Broadcast
 from hearth.names import PUBSUB
 from otp import PubSub
 
@@ -39,7 +40,6 @@ __all__ = [
     "MAX_TITLE",
     "TOPIC",
     "Post",
-    "PostEvent",
     "can_modify",
     "can_see",
     "count_posts",
@@ -55,8 +55,8 @@ __all__ = [
 MAX_TITLE = 200
 MAX_BODY = 20_000
 
-TOPIC = "contexts.posts"
-"""The PubSub topic every :class:`PostEvent` is published on."""
+TOPIC = "posts"
+"""The PubSub topic post events are broadcast on; also the channel topic clients join."""
 
 
 @dataclass(frozen=True)
@@ -86,21 +86,8 @@ class Post:
         }
 
 
-class PostEvent(NamedTuple):
-    """A post was created, updated or deleted (``kind``); ``post`` is its JSON
-    (:meth:`Post.to_json`), or ``{"id": id}`` for a deleted one."""
-
-    kind: str
-    post: dict[str, Any]
-
-    @property
-    def event(self) -> str:
-        """The channel event name: ``post_created``, ``post_updated`` or ``post_deleted``."""
-        return f"post_{self.kind}"
-
-
 def _publish(kind: str, post: dict[str, Any], pubsub: Any) -> None:
-    PubSub.broadcast(pubsub, TOPIC, PostEvent(kind, post))
+    PubSub.broadcast(pubsub, TOPIC, Broadcast(TOPIC, f"post_{kind}", post))
 
 
 def can_modify(user: Any, post: Post) -> bool:
