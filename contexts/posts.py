@@ -45,6 +45,7 @@ __all__ = [
     "count_posts",
     "create_post",
     "delete_post",
+    "generation",
     "get_post",
     "like_post",
     "list_posts",
@@ -86,7 +87,19 @@ class Post:
         }
 
 
+_generation = 0
+
+
+def generation() -> int:
+    """A number that changes, before the change is broadcast, whenever what anyone may see
+    of the published posts changes: a cache of public lists keyed by it is never stale.
+    Every such change goes through this module, in this node."""
+    return _generation
+
+
 def _publish(kind: str, post: dict[str, Any], pubsub: Any) -> None:
+    global _generation
+    _generation += 1
     PubSub.broadcast(pubsub, TOPIC, Broadcast(TOPIC, f"post_{kind}", post))
 
 

@@ -65,7 +65,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     response.headers[hdrs.VARY] = _vary(response.headers.get(hdrs.VARY))
     tag: str | None = None
     if request.method in (hdrs.METH_GET, hdrs.METH_HEAD) and response.status == 200:
-        tag = etag_of(body)
+        # Kept answers (web.api.cache) come with theirs.
+        tag = response.headers.get(hdrs.ETAG) or etag_of(body)
         response.headers[hdrs.CACHE_CONTROL] = "private, no-cache"
         if _matches(request.headers.get(hdrs.IF_NONE_MATCH), tag, weak=True):
             return _not_modified(response, tag)

@@ -13,7 +13,9 @@ the same table as an anonymous caller and as each role. Every resource route nee
 OpenAPI document are open (``role=None``). A route's role is the least it takes; a handler
 may ask more of the caller about the thing it acts on (a post changes only for its author or
 a moderator: ``contexts.posts.can_modify``), and answers 403 ``forbidden`` when that check
-fails. ``doc`` is the route's summary in the OpenAPI document (``web.api.openapi``).
+fails. ``doc`` is the route's summary in the OpenAPI document (``web.api.openapi``); a
+route whose answer is the same for every caller names the ``stamp`` its rendered answers
+are kept by (``web.api.cache``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from contexts import posts as posts_context
+
 from . import admin, api_keys, me, moderation, posts, rooms, tokens
+from .cache import CONTENT_TYPE, cached
 from .guards import require_role
 from .versions import VERSION, VERSIONS, Negotiated, negotiate, not_acceptable
 from .views import Collection, Resource, render
@@ -34,6 +39,8 @@ __all__ = ["OPENAPI_PATH", "ROUTES", "Route", "add_routes", "versioned_paths"]
 OPENAPI_PATH = "/api/openapi.json"
 
 ApiHandler = Callable[[web.Request], Awaitable[Any]]
+"""A route's handler: it may return a :class:`Resource` or :class:`Collection`."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Route:
     handler: ApiHandler
     role: str | None
     doc: str
+    stamp: Callable[[], int] | None = None
 
 
 ROUTES: tuple[Route, ...] = (
@@ -56,7 +64,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api_keys", api_keys.index, "user", "The caller's API keys"),
     Route("POST", "/api_keys", api_keys.create, "user", "Make an API key (shown once)"),
     Route("DELETE", "/api_keys/{id}", api_keys.revoke, "user", "Revoke an API key"),
-    Route("GET", "/posts", posts.index, "user", "Published posts, newest first"),
+    Route("GET", "/posts", posts.index, "user", "Published posts, newest first",
+          stamp=posts_context.generation),
     Route("POST", "/posts", posts.create, "user", "Write a post"),
     Route("GET", "/posts/{id}", posts.show, "user", "One post"),
     # A user changes only their own posts; the handler asks contexts.posts.can_modify.
@@ -88,7 +97,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     from . import openapi
 
     for route in ROUTES:
-        handler = route.handler if route.role is None else require_role(route.role)(route.handler)
+        handler = _rendering(route.handler)
+        if route.stamp is not None:
+            handler = cached(route.stamp)(handler)
+        if route.role is not None:
+            handler = require_role(route.role)(handler)
         for version in VERSIONS:
             _add(router, route.method, f"/api/v{version}{route.path}",
                  _endpoint(handler, version))
@@ -106,26 +119,35 @@ def _add(router: web.UrlDispatcher, method: str, path: str, handler: ApiHandler)
         router.add_route(method, path, handler)
 
 
-def _endpoint(handler: ApiHandler, version: int | None) -> ApiHandler:
+def _endpoint(handler: Handler, version: int | None) -> Handler:
     """``handler`` answering in ``version``, or, for ``None``, the one ``Accept`` asks for."""
+    fixed = None if version is None else Negotiated(version, "application/json")
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
-        if version is None:
-            chosen = negotiate(request.headers.get(hdrs.ACCEPT))
-        else:
-            chosen = Negotiated(version, "application/json")
+        chosen = fixed or negotiate(request.headers.get(hdrs.ACCEPT))
         request[VERSION] = chosen.version
-        result = await handler(request)
-        if isinstance(result, (Resource, Collection)):
-            response: web.StreamResponse = render(request, result, chosen.content_type)
-        else:
-            response = result
-            response.headers["API-Version"] = str(chosen.version)
-        if version is None:
+        request[CONTENT_TYPE] = chosen.content_type
+        response = await handler(request)
+        if fixed is None:
             response.headers[hdrs.VARY] = hdrs.ACCEPT
         return response
 
     return endpoint
+
+
+def _rendering(handler: ApiHandler) -> Handler:
+    """``handler``, its :class:`Resource` or :class:`Collection` rendered for the request's
+    version."""
+
+    async def rendering(request: web.Request) -> web.StreamResponse:
+        result = await handler(request)
+        if isinstance(result, (Resource, Collection)):
+            return render(request, result, request[CONTENT_TYPE])
+        response: web.StreamResponse = result
+        response.headers["API-Version"] = str(request[VERSION])
+        return response
+
+    return rendering
 
 
 async def _unknown_version(request: web.Request) -> web.StreamResponse:
