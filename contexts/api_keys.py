@@ -8,10 +8,16 @@ password's: 256 random bits leave nothing to guess.
 
 A request made with a key acts as the key's owner. Only the owner, or an admin, may revoke
 a key (:func:`can_revoke`); a revoked key stays listed, marked revoked, and never works again.
+
+A key and its owner, once read, are trusted for :data:`KNOWN_FOR` seconds without reading
+them again, so the API's requests do not each wait for the database. Revoking a key forgets
+it at once; a role changed from the command line (another program) counts within
+:data:`KNOWN_FOR` seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -31,6 +37,7 @@ from .roles import at_least
 from .tokens import Subject
 
 __all__ = [
+    "KNOWN_FOR",
     "MAX_KEYS",
     "MAX_NAME",
     "TOUCH_EVERY",
@@ -53,6 +60,10 @@ TOUCH_EVERY = 60.0
 """Seconds between two writes of a key's ``last_used_at``. Writing it on every request would
 put a write, which waits for the one writer connection, on every API call; to the minute is
 as much as anyone reads from it."""
+
+KNOWN_FOR = 2.0
+"""Seconds a key and its owner, once read, are used without reading them again."""
+MAX_KNOWN = 10_000
 
 _PREFIX = re.compile(r"[0-9a-f]{12}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -163,7 +174,10 @@ async def revoke_key(key_id: int) -> ApiKey | None:
         "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
         (time.time(), key_id),
     )
-    return await get_key(key_id)
+    key = await get_key(key_id)
+    if key is not None:
+        _known.pop(key.prefix, None)
+    return key
 
 
 async def authenticate(presented: str) -> tuple[ApiKey, User]:
@@ -173,24 +187,54 @@ async def authenticate(presented: str) -> tuple[ApiKey, User]:
     prefix, _, secret = rest.partition("_")
     if kind != KIND or not _PREFIX.fullmatch(prefix) or not _SECRET.fullmatch(secret):
         raise ApiKeyError("invalid_api_key", "the API key is malformed")
+    now = time.monotonic()
+    known = _known.get(prefix)
+    if known is None or now - known.read_at >= KNOWN_FOR:
+        known = await _read(prefix, now)
+    if known is None or not hmac.compare_digest(_hash(secret), known.key_hash):
+        raise ApiKeyError("invalid_api_key", "the API key is not known")
+    key = known.key
+    # Said only to whoever holds the whole key.
+    if key.revoked:
+        raise ApiKeyError("invalid_api_key", "the API key has been revoked")
+    used = time.time()
+    if key.last_used_at is None or used - key.last_used_at >= TOUCH_EVERY:
+        known.key = dataclasses.replace(key, last_used_at=used)
+        await Repo.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (used, key.id))
+    return known.key, known.owner
+
+
+class _Known:
+    __slots__ = ("key", "key_hash", "owner", "read_at")
+
+    def __init__(self, key: ApiKey, key_hash: str, owner: User, read_at: float) -> None:
+        self.key = key
+        self.key_hash = key_hash
+        self.owner = owner
+        self.read_at = read_at
+
+
+_known: dict[str, _Known] = {}
+"""Keys read lately, by prefix (only keys that exist: a guessed prefix is never kept)."""
+
+
+async def _read(prefix: str, now: float) -> _Known | None:
     row = await Repo.fetch_one(
         f"SELECT {_KEY_COLUMNS}, k.key_hash, u.email, u.role, u.display_name,"
         " u.created_at AS user_created_at, u.updated_at AS user_updated_at"
         " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
         (prefix,),
     )
-    if row is None or not hmac.compare_digest(_hash(secret), row["key_hash"]):
-        raise ApiKeyError("invalid_api_key", "the API key is not known")
+    if row is None:
+        _known.pop(prefix, None)
+        return None
     key = _key(row)
     owner = User(key.user_id, row["email"], row["role"], row["display_name"],
                  row["user_created_at"], row["user_updated_at"])
-    # Said only to whoever holds the whole key.
-    if key.revoked:
-        raise ApiKeyError("invalid_api_key", "the API key has been revoked")
-    now = time.time()
-    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
-        await Repo.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key.id))
-    return key, owner
+    if len(_known) >= MAX_KNOWN:
+        _known.clear()
+    known = _known[prefix] = _Known(key, row["key_hash"], owner, now)
+    return known
 
 
 def _hash(secret: str) -> str:
