@@ -26,9 +26,7 @@ from hearth.secrets import load_secret_key
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import api, pages, session
-from .api import auth as api_auth
-from .api import conditional, quota
-from .api import errors as api_errors
+from .api import pipeline
 from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
 from .router import add_routes
 from .sockets import SocketMount, channel_limits, mount_socket
@@ -48,15 +46,9 @@ log = logging.getLogger(__name__)
 def build_app(config: Config) -> web.Application:
     """The aiohttp application with every route and the config under :data:`~web.keys.CONFIG`."""
     # API requests authenticate with tokens and keys, pages with the session cookie; each
-    # middleware leaves the other kind of request alone. API errors, its guards' included,
-    # are answered as JSON by api_errors.middleware.
-    # Outermost first: compression and ETags see every API answer, errors included; the
-    # quota counts a request once its caller is known.
-    app = web.Application(
-        middlewares=[session.middleware, conditional.middleware, api_errors.middleware,
-                     api_auth.middleware, quota.middleware]
-    )
-    app.on_response_prepare.append(quota.add_headers)
+    # middleware leaves the other kind of request alone. web.api.pipeline says what an API
+    # request goes through; its errors, the guards' included, are problem documents.
+    app = web.Application(middlewares=[session.middleware, pipeline.middleware])
     app[CONFIG] = config
     app[SECRET] = load_secret_key(config)
     app[ACCOUNTS] = Accounts(config.auth)

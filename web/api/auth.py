@@ -1,6 +1,7 @@
 """API authentication: who is calling, from a Bearer token or an ``X-API-Key``.
 
-For ``/api/`` paths only, :func:`middleware` reads the credentials and sets:
+For ``/api/`` paths only, :func:`identify` (called by ``web.api.pipeline``) reads the
+credentials and sets:
 
 - ``request["user"]``: the ``contexts.accounts.User`` they belong to, or ``None``;
 - ``request[API_AUTH]``: an :class:`ApiAuth` saying how (``"bearer"``, ``"api_key"`` or
@@ -22,18 +23,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from contexts import api_keys
 from contexts.tokens import AccessToken, TokenError
 
 from ..keys import ACCOUNTS, TOKENS, USER
-from .errors import is_api
 
 if TYPE_CHECKING:
     from contexts.accounts import User
 
-__all__ = ["API_AUTH", "API_KEY_HEADER", "ApiAuth", "Refusal", "api_auth", "middleware"]
+__all__ = ["API_AUTH", "API_KEY_HEADER", "ApiAuth", "Refusal", "api_auth", "identify"]
 
 API_KEY_HEADER = "X-API-Key"
 MAX_CREDENTIAL = 4096
@@ -71,22 +70,20 @@ class ApiAuth:
 
 
 API_AUTH = web.RequestKey("api_auth", ApiAuth)
-"""Where :func:`middleware` leaves what it found; read it with :func:`api_auth`."""
+"""Where :func:`identify` leaves what it found; read it with :func:`api_auth`."""
 
 
 def api_auth(request: web.Request) -> ApiAuth:
-    """What :func:`middleware` found out about ``request``."""
+    """What :func:`identify` found out about ``request``."""
     return request.get(API_AUTH) or ApiAuth(refusal=MISSING)
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticates ``/api/`` requests from a Bearer token or an ``X-API-Key``."""
-    if is_api(request):
-        user, auth = await _authenticate(request)
-        request[USER] = user
-        request[API_AUTH] = auth
-    return await handler(request)
+async def identify(request: web.Request) -> None:
+    """Read the credentials of an ``/api/`` request into ``request[USER]`` and
+    ``request[API_AUTH]``; never refuses by itself."""
+    user, auth = await _authenticate(request)
+    request[USER] = user
+    request[API_AUTH] = auth
 
 
 async def _authenticate(request: web.Request) -> tuple[User | None, ApiAuth]:

@@ -25,15 +25,14 @@ import zlib
 from collections import OrderedDict
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
 import otp
 
 from ..keys import CONFIG
-from .errors import ApiError, is_api
+from .errors import ApiError
 from .views import Resource, render
 
-__all__ = ["DIRTY_BYTES", "check_if_match", "etag_of", "middleware"]
+__all__ = ["DIRTY_BYTES", "check_if_match", "etag_of", "finish"]
 
 GZIP_SUFFIX = "-gzip"
 DIRTY_BYTES = 256 * 1024
@@ -42,6 +41,8 @@ CACHE_ENTRIES = 256
 CACHE_MAX_BODY = 512 * 1024
 MAX_CONDITION = 4096
 """Characters of ``If-None-Match`` / ``If-Match`` read; a longer one matches nothing."""
+
+_KEPT_BY_304 = frozenset({hdrs.CACHE_CONTROL, hdrs.VARY, "API-Version", hdrs.LINK})
 
 _compressed: OrderedDict[str, bytes] = OrderedDict()
 
@@ -52,12 +53,9 @@ def etag_of(body: bytes) -> str:
     return f'"{base64.urlsafe_b64encode(digest).decode()}"'
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """ETags, 304s and gzip for ``/api/`` answers; other paths pass by."""
-    if not is_api(request):
-        return await handler(request)
-    response = await handler(request)
+async def finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """``response`` with its ETag and ``Vary``, gzipped if it should be, or the 304 that
+    replaces it (called by ``web.api.pipeline`` for every API answer)."""
     if type(response) is not web.Response or response.body is None:
         return response
     body = response.body
@@ -114,8 +112,8 @@ def _matches(header: str | None, tag: str, weak: bool) -> bool:
 
 
 def _not_modified(response: web.Response, tag: str) -> web.Response:
-    keep = (hdrs.CACHE_CONTROL, hdrs.VARY, "API-Version", hdrs.LINK)
-    headers = {name: response.headers[name] for name in keep if name in response.headers}
+    headers = {name: value for name, value in response.headers.items()
+               if name in _KEPT_BY_304 or name.startswith("X-RateLimit-")}
     return web.Response(status=304, headers={**headers, hdrs.ETAG: tag})
 
 

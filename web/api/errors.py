@@ -1,8 +1,8 @@
-"""The API's one error envelope, ``application/problem+json`` (RFC 9457), and its middleware.
+"""The API's one error envelope, ``application/problem+json`` (RFC 9457).
 
-A handler (or a guard, or the body reader) raises :class:`ApiError`; the middleware turns it,
-and aiohttp's own HTTP errors on ``/api/`` paths (no such route, wrong method, body too large),
-into a problem document::
+A handler (or a guard, or the body reader) raises :class:`ApiError`; :func:`problem_for`
+(called by the API's middleware, ``web.api.pipeline``) turns it, and aiohttp's own HTTP errors
+on ``/api/`` paths (no such route, wrong method, body too large), into a problem document::
 
     {"type": "urn:hearth:problem:not_found", "title": "Not Found", "status": 404,
      "detail": "no such post", "code": "not_found"}
@@ -31,12 +31,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from contexts.validation import Conflict, ValidationError
 
 __all__ = ["PROBLEM_JSON", "ApiError", "error_response", "is_api", "json_response",
-           "middleware"]
+           "problem_for"]
 
 PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
@@ -138,26 +137,21 @@ def _message(request: web.Request, e: web.HTTPException) -> str:
     return e.reason
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answers every error on an ``/api/`` path in the API's shape; other paths pass by."""
-    if not is_api(request):
-        return await handler(request)
-    try:
-        return await handler(request)
-    except ApiError as e:
-        return e.response()
-    except ValidationError as e:
+def problem_for(request: web.Request, error: Exception) -> web.Response:
+    """The problem document answering ``error``, raised while serving ``request``; raises
+    ``error`` again if it is not an error (a redirect raised as an exception)."""
+    if isinstance(error, ApiError):
+        return error.response()
+    if isinstance(error, ValidationError):
         return error_response(422, "validation_failed",
-                              f"invalid fields: {', '.join(e.errors)}", fields=e.errors)
-    except Conflict as e:
-        return error_response(409, e.code, e.message)
-    except web.HTTPException as e:
-        if e.status < 400:  # a redirect or a success raised as an exception: not an error
-            raise
-        headers = {k: v for k, v in e.headers.items() if k in ("Allow", "Retry-After")}
-        code = _HTTP_CODES.get(e.status, "http_error")
-        return error_response(e.status, code, _message(request, e), headers)
-    except Exception:
-        log.exception("API request %s %s failed", request.method, request.path)
-        return error_response(500, "internal_error", "internal server error")
+                              f"invalid fields: {', '.join(error.errors)}", fields=error.errors)
+    if isinstance(error, Conflict):
+        return error_response(409, error.code, error.message)
+    if isinstance(error, web.HTTPException):
+        if error.status < 400:
+            raise error
+        headers = {k: v for k, v in error.headers.items() if k in ("Allow", "Retry-After")}
+        code = _HTTP_CODES.get(error.status, "http_error")
+        return error_response(error.status, code, _message(request, error), headers)
+    log.error("API request %s %s failed", request.method, request.path, exc_info=error)
+    return error_response(500, "internal_error", "internal server error")

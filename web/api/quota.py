@@ -21,15 +21,14 @@ from __future__ import annotations
 import math
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from actors.rate_limiter import Decision, RateLimiter
 
 from ..keys import CONFIG, USER
 from .auth import api_auth
-from .errors import ApiError, is_api
+from .errors import ApiError
 
-__all__ = ["ADDRESS_BUCKET", "KEY_BUCKET", "QUOTA", "USER_BUCKET", "add_headers", "middleware"]
+__all__ = ["ADDRESS_BUCKET", "KEY_BUCKET", "QUOTA", "USER_BUCKET", "add_headers", "count"]
 
 KEY_BUCKET = "api.key"
 USER_BUCKET = "api.user"
@@ -39,11 +38,9 @@ QUOTA = web.RequestKey("api_quota", Decision)
 """The caller's standing after this request was counted."""
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Counts each ``/api/`` request against its caller's quota; 429 past it."""
-    if not is_api(request):
-        return await handler(request)
+def count(request: web.Request) -> None:
+    """Count ``request`` against its caller's quota (after :func:`web.api.auth.identify`);
+    raises the 429 past it."""
     api = request.app[CONFIG].api
     auth = api_auth(request)
     user = request.get(USER)
@@ -60,14 +57,14 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         raise ApiError(429, "rate_limited",
                        f"over the quota of {limit} requests; try again in {wait} seconds",
                        {"Retry-After": str(wait)})
-    return await handler(request)
 
 
-async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: the ``X-RateLimit-*`` headers, on every answer a quota
-    counted, errors and 304s included."""
+def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The ``X-RateLimit-*`` headers, on every answer a quota counted, errors and 304s
+    included."""
     decision = request.get(QUOTA)
     if decision is not None:
-        response.headers["X-RateLimit-Limit"] = str(decision.limit)
-        response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
-        response.headers["X-RateLimit-Reset"] = str(math.ceil(decision.reset_at))
+        headers = response.headers
+        headers["X-RateLimit-Limit"] = str(decision.limit)
+        headers["X-RateLimit-Remaining"] = str(decision.remaining)
+        headers["X-RateLimit-Reset"] = str(math.ceil(decision.reset_at))
