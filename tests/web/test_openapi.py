@@ -56,8 +56,13 @@ async def test_the_document_is_served_to_anyone(tmp_path: Path) -> None:
     async with api_node(tmp_path) as node:
         answer = await node.request("GET", OPENAPI_PATH)
 
+        again = await node.request("GET", OPENAPI_PATH,
+                                   headers={"If-None-Match": answer.headers["ETag"]})
+
         assert answer.status == 200
         assert answer.body == orjson.loads(orjson.dumps(document()))
+        assert answer.headers["Cache-Control"] == "public, max-age=300"
+        assert again.status == 304
 
 
 @pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed")

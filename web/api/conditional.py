@@ -4,7 +4,8 @@ ETags. Every successful ``GET`` (and ``HEAD``) answer carries a strong ``ETag``:
 the exact bytes of the body. A client that sends it back in ``If-None-Match`` gets 304 Not
 Modified with no body while the thing is unchanged. Those answers are
 ``Cache-Control: private, no-cache``: a browser may keep them, and asks again each time
-(API answers carry personal data, so no shared cache may keep them). A ``PATCH`` or
+(API answers carry personal data, so no shared cache may keep them; the OpenAPI document,
+which does not, is public). A ``PATCH`` or
 ``DELETE`` with ``If-Match`` goes ahead only if the thing still has that ETag, else 412
 ``precondition_failed`` (:func:`check_if_match`).
 
@@ -65,7 +66,8 @@ async def finish(request: web.Request, response: web.StreamResponse) -> web.Stre
     if request.method in (hdrs.METH_GET, hdrs.METH_HEAD) and response.status == 200:
         # Kept answers (web.api.cache) come with theirs.
         tag = response.headers.get(hdrs.ETAG) or etag_of(body)
-        response.headers[hdrs.CACHE_CONTROL] = "private, no-cache"
+        if response.headers.get(hdrs.CACHE_CONTROL, "no-store") == "no-store":
+            response.headers[hdrs.CACHE_CONTROL] = "private, no-cache"
         if _matches(request.headers.get(hdrs.IF_NONE_MATCH), tag, weak=True):
             return _not_modified(response, tag)
     if len(body) >= request.app[CONFIG].api.compress_min_bytes and _accepts_gzip(request):

@@ -198,13 +198,17 @@ _RATE_HEADERS = {
 
 async def serve(request: web.Request) -> web.Response:
     """``GET /api/openapi.json``."""
-    return web.Response(body=_encoded(), content_type="application/json",
-                        headers={"Cache-Control": "public, max-age=300"})
+    body, tag = _encoded()
+    return web.Response(body=body, content_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300", "ETag": tag})
 
 
 @functools.cache
-def _encoded() -> bytes:
-    return orjson.dumps(document())
+def _encoded() -> tuple[bytes, str]:
+    from .conditional import etag_of
+
+    body = orjson.dumps(document())
+    return body, etag_of(body)
 
 
 def document() -> dict[str, Any]:
