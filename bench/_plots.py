@@ -60,19 +60,26 @@ def main() -> None:
         [ch[k]["connect_per_s"] for k in keys], "{:,.0f}")
 
     sizes = res["sizes"]
+    timeout_ms = res.get("round_timeout_s", 60) * 1000
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     width = 0.8 / len(keys)
     for i, k in enumerate(keys):
         xs = [j + i * width for j in range(len(sizes))]
-        ys = [ch[k]["broadcast"][str(s)]["last_ms"] for s in sizes]
+        got = [ch[k]["broadcast"].get(str(s)) for s in sizes]
+        over = [b is None or b["timed_out"] for b in got]
+        ys = [timeout_ms if o else b["last_ms"] for b, o in zip(got, over, strict=True)]
         rects = ax.bar(xs, ys, width, color=colours[i], label=labels[i])
-        for r, v in zip(rects, ys, strict=True):
-            ax.annotate(f"{v:,.0f}", (r.get_x() + r.get_width() / 2, r.get_height()),
+        for r, v, o in zip(rects, ys, over, strict=True):
+            if o:
+                r.set_hatch("//")
+                r.set_alpha(0.4)
+            ax.annotate(f">{v / 1000:,.0f} s" if o else f"{v:,.0f}",
+                        (r.get_x() + r.get_width() / 2, r.get_height()),
                         ha="center", va="bottom", fontsize=7)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(sizes))],
                   [f"N = {s:,}" for s in sizes])
     ax.set_yscale("log")
-    ax.set_ylabel("time to the last delivery (ms, log)")
+    ax.set_ylabel("time to the last delivery (ms, log); hatched: did not finish")
     note = (f"; N = {', '.join(f'{u:,}' for u in res['unreachable'])} not reachable here "
             f"(RLIMIT_NOFILE {res['rlimit_nofile']:,})" if res["unreachable"] else "")
     ax.set_title(f"(b) one broadcast to N subscribers (lower is better){note}\n({stamp})",
