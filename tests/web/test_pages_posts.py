@@ -85,6 +85,30 @@ async def test_edit_and_delete_show_only_to_those_who_may_use_them(tmp_path: Pat
                 assert (f'action="{path}/delete"' in page.text) is shown, page.user
 
 
+async def test_a_draft_is_a_404_page_to_all_but_its_author_and_moderators(
+    tmp_path: Path,
+) -> None:
+    async with running_node(tmp_path) as node:
+        await user_with_role(node, "alice@example.com", "user")
+        author = await node.accounts.get_user_by_email("alice@example.com")
+        assert author is not None
+        draft = await posts.create_post(author.id, "Not yet", "Soon.", published=False)
+        path = f"/posts/{draft.id}"
+        async with (
+            Browser(node) as visitor,
+            await member(node, "bob@example.com") as bob,
+            await member(node, "mod@example.com", "moderator") as moderator,
+            Browser(node) as alice,
+        ):
+            await alice.log_in("alice@example.com")
+            for browser, status in [(visitor, 404), (bob, 404), (alice, 200), (moderator, 200)]:
+                page = await browser.get(path)
+
+                assert page.status == status, page.user
+            listing = await alice.get("/posts")
+            assert "Not yet" not in listing.text
+
+
 async def test_unknown_and_malformed_post_ids_are_404_pages(tmp_path: Path) -> None:
     async with running_node(tmp_path) as node, await member(node, "mod@example.com",
                                                              "moderator") as moderator:

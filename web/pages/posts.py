@@ -86,9 +86,10 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def _find(request: web.Request) -> Post:
+    """The post of the path; a draft only for those who may see it (a 404 for the rest)."""
     post_id = path_id(request)
     post = await posts.get_post(post_id) if post_id is not None else None
-    if post is None:
+    if post is None or not posts.can_see(current_user(request), post):
         raise _not_found(request)
     return post
 
