@@ -27,13 +27,21 @@ async def store_tree(
     A context manager rather than a fixture: the supervisor's parent is the process of the
     task that starts it, and a fixture's task is not the test's.
     """
-    otp.trap_exit(True)
     children = [
         Repo.child_spec(str(db), 1, name=REPO),
         dirty_pool_spec(pool_size),
         RateLimiter.child_spec(name=RATE_LIMITER),
         Mailer.child_spec(adapter, name=MAILER),
     ]
+    async with supervised(children) as sup:
+        yield sup
+
+
+@asynccontextmanager
+async def supervised(children: list[Any]) -> AsyncIterator[Pid]:
+    """A one_for_one supervisor of ``children`` for the body of the ``async with``; shut
+    down, and waited for, on the way out."""
+    otp.trap_exit(True)
     sup = await Supervisor.start_link(children)
     assert sup is not None
     try:

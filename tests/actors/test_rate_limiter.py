@@ -3,31 +3,22 @@ goes on counting where it was, and an expired window is forgotten."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-import otp
 from actors.rate_limiter import NAME, RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
-from otp import Down, Pid, Supervisor
+from otp import Pid, Supervisor
+
+from ._tree import supervised
 
 
-@asynccontextmanager
-async def limiter_tree(db: Path) -> AsyncIterator[Pid]:
-    otp.trap_exit(True)
-    sup = await Supervisor.start_link([
+def limiter_tree(db: Path) -> AbstractAsyncContextManager[Pid]:
+    return supervised([
         Repo.child_spec(str(db), 1, name=REPO),
         RateLimiter.child_spec(id="limiter", name=NAME, init_kwargs={"repo": REPO}),
     ])
-    assert sup is not None
-    try:
-        yield sup
-    finally:
-        ref = otp.monitor(sup)
-        otp.exit(sup, "shutdown")
-        await otp.receive(timeout=10, match=lambda m: type(m) is Down and m.ref == ref)
 
 
 async def test_a_restarted_limiter_goes_on_counting(tmp_path: Path) -> None:
