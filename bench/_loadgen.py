@@ -404,7 +404,7 @@ class Worker:
             if fut is not None and not fut.done():
                 fut.set_result(b)
             return
-        if a == client.chat_ref:
+        if a is not None and a == client.chat_ref:
             # A chat message acknowledged: send the next while the window is open.
             client.chat_ref = None
             self.chat_acks += 1
@@ -572,7 +572,7 @@ class Worker:
         self.pipe.send(("chat", self.chat_deliveries, self.chat_window_acks, self.chat_acks))
 
     def chat_send(self, c: Client) -> None:
-        if c.fd < 0 or self.chat_topic is None:
+        if c.fd < 0 or self.chat_topic is None or self.chat_topic not in c.joined:
             return
         c.window += 1
         c.chat_ref = c.send(c.joined[self.chat_topic], self.chat_topic, self.chat_event,

@@ -79,10 +79,11 @@ def main() -> None:
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(sizes))],
                   [f"N = {s:,}" for s in sizes])
     ax.set_yscale("log")
-    ax.set_ylabel("time to the last delivery (ms, log); hatched: did not finish")
-    note = (f"; N = {', '.join(f'{u:,}' for u in res['unreachable'])} not reachable here "
-            f"(RLIMIT_NOFILE {res['rlimit_nofile']:,})" if res["unreachable"] else "")
-    ax.set_title(f"(b) one broadcast to N subscribers (lower is better){note}\n({stamp})",
+    ax.set_ylabel("last delivery, median round (ms, log)")
+    note = (f"\nN = {', '.join(f'{u:,}' for u in res['unreachable'])}: not reachable on this "
+            f"machine (hard RLIMIT_NOFILE {res['rlimit_nofile']:,})" if res["unreachable"]
+            else "")
+    ax.set_title(f"(b) one broadcast to N subscribers (lower is better), {stamp}{note}",
                  fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
