@@ -33,7 +33,7 @@ Workloads:
 (c) a chat room of 100 fresh members, each keeping one ``new_message`` in flight (the next
     goes when the server acknowledges the last): deliveries per second counted by the
     members over windows after a warm-up (best and median window), and the server's CPU
-    per delivery;
+    per delivery. Measured first, while the servers hold nothing else;
 (d) connect + join rate while opening the N connections of (a), in chunks, the kinds taking
     turns.
 
@@ -422,7 +422,9 @@ def broadcasts(servers: list[Server], pipes: list[Connection], subscribed: dict[
 
 def chat(servers: list[Server], pipes: list[Connection], window_s: float, reps: int) -> None:
     """(c): a room of CHAT_MEMBERS fresh connections per kind, ``reps`` windows each, the
-    kinds taking turns."""
+    kinds taking turns, each window once the servers are quiet. It runs first, on servers
+    holding nothing else (a channel layer whose every receive walks every channel would
+    otherwise pay for the idle connections of (a) here too)."""
     shares = split(CHAT_MEMBERS, len(pipes))
     firsts = [10**6 + sum(shares[:i]) for i in range(len(pipes))]
     for s in servers:
@@ -434,6 +436,7 @@ def chat(servers: list[Server], pipes: list[Connection], window_s: float, reps: 
     warm_s = 0.5
     for _ in range(reps):
         for s in servers:
+            settle(servers)
             start = time.time_ns() + 200_000_000
             end = start + int((warm_s + window_s) * 1e9)
             cpu = s.cpu()
@@ -490,12 +493,12 @@ def run_channels(keys: list[str], n: int, sizes: list[int], rounds: int, chunks:
                 s.ctrl.join(s.topic(name))
             s.out["broadcast"] = {}
 
-        print(f"(a) + (d): {n:,} connections per kind, {chunks} chunks", flush=True)
-        connect(servers, pipes, n, chunks)
-
         print(f"(c): chat, {CHAT_MEMBERS} members, {chat_reps} windows of {chat_s:g} s",
               flush=True)
         chat(servers, pipes, chat_s, chat_reps)
+
+        print(f"(a) + (d): {n:,} connections per kind, {chunks} chunks", flush=True)
+        connect(servers, pipes, n, chunks)
 
         for size, name in zip(sizes, names, strict=True):
             subscribed = {}
@@ -625,7 +628,8 @@ def markdown(res: dict[str, Any]) -> str:
                    "connections on this machine | | | | | |")
     out.append("")
 
-    out.append(f"**(c) Chat room**: {CHAT_MEMBERS} members, each with one `new_message` in "
+    out.append(f"**(c) Chat room**, measured first, on servers holding nothing else: "
+               f"{CHAT_MEMBERS} members, each with one `new_message` in "
                f"flight; {res['chat_reps']} windows of {res['chat_s']:g} s per server.")
     out.append("")
     out.append("| server | deliveries/s, best window | median window | messages "
