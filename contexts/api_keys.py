@@ -17,6 +17,7 @@ it at once; a role changed from the command line (another program) counts within
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -190,7 +191,7 @@ async def authenticate(presented: str) -> tuple[ApiKey, User]:
     now = time.monotonic()
     known = _known.get(prefix)
     if known is None or now - known.read_at >= KNOWN_FOR:
-        known = await _read(prefix, now)
+        known = await _read_once(prefix, now)
     if known is None or not hmac.compare_digest(_hash(secret), known.key_hash):
         raise ApiKeyError("invalid_api_key", "the API key is not known")
     key = known.key
@@ -216,6 +217,21 @@ class _Known:
 
 _known: dict[str, _Known] = {}
 """Keys read lately, by prefix (only keys that exist: a guessed prefix is never kept)."""
+
+
+_reading: dict[str, asyncio.Future[_Known | None]] = {}
+"""Reads in flight, by prefix: requests arriving while a key is being read wait for that one
+read rather than each making their own (as many as there are requests in flight, every
+:data:`KNOWN_FOR` seconds)."""
+
+
+async def _read_once(prefix: str, now: float) -> _Known | None:
+    pending = _reading.get(prefix)
+    if pending is None:
+        pending = _reading[prefix] = asyncio.ensure_future(_read(prefix, now))
+        pending.add_done_callback(lambda _: _reading.pop(prefix, None))
+    # Shielded: a request that gives up does not cancel the read the others wait for.
+    return await asyncio.shield(pending)
 
 
 async def _read(prefix: str, now: float) -> _Known | None:
