@@ -593,6 +593,19 @@ def worker_main(pipe: Connection, host: str, sources: list[str]) -> None:
     os._exit(0)
 
 
+def stop_workers(pipes: list[Connection], procs: list[Any]) -> None:
+    """Tell each worker process to quit, and kill one that has not within 30 s."""
+    for p in pipes:
+        try:
+            p.send(("quit",))
+        except OSError:
+            pass
+    for proc in procs:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+
+
 def server_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     """The complete (unmasked) frames at the start of ``buf``, as (opcode, payload), and
     the bytes left over."""

@@ -59,7 +59,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _loadgen import Control, raise_nofile, worker_main
+from _loadgen import Control, raise_nofile, stop_workers, worker_main
 
 HOST = "127.0.0.1"
 SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]  # 8 source addresses x ~28k ephemeral ports
@@ -370,15 +370,7 @@ def run(kinds: list[str], n: int, big: int, rounds: int, chat_s: float, chat_rep
             print(f"  {s.kind}: chat: {s.out['chat']}; pushes: {s.out['push']}; full GC runs "
                   f"by phase: {phases}", flush=True)
     finally:
-        for p in pipes:
-            try:
-                p.send(("quit",))
-            except OSError:
-                pass
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+        stop_workers(pipes, procs)
         for s in servers:
             s.stop()
     return {s.kind: s.out for s in servers}

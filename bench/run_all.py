@@ -71,7 +71,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _loadgen import Control, raise_nofile, worker_main
+from _loadgen import Control, raise_nofile, stop_workers, worker_main
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
@@ -523,15 +523,7 @@ def run_channels(keys: list[str], n: int, sizes: list[int], rounds: int, chunks:
                     print(f"  {key}: stopped (the warm-up broadcast to {size:,} did not "
                           f"finish in {ROUND_TIMEOUT_S:g} s)", flush=True)
     finally:
-        for p in pipes:
-            try:
-                p.send(("quit",))
-            except OSError:
-                pass
-        for proc in procs:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+        stop_workers(pipes, procs)
         for s in servers:
             s.stop()
         if redis is not None:
