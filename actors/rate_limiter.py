@@ -51,7 +51,7 @@ class Decision(NamedTuple):
     limit: int
     remaining: int
     reset_after: float
-    reset_at: float = 0.0
+    reset_at: float
 
 
 class _Window:
@@ -63,7 +63,8 @@ class _Window:
 
 
 class _Table(dict[tuple[str, str], _Window]):
-    """The windows, and which of them changed since the last flush (``None``: forgotten)."""
+    """The windows, and the keys whose window changed or was forgotten since the last
+    flush."""
 
     __slots__ = ("changed", "repo")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from .conditional import etag_of
 from .versions import VERSION
 
 __all__ = ["ANSWERS", "CONTENT_TYPE", "Answers", "cached"]
@@ -49,16 +50,11 @@ class Answers:
     def __init__(self) -> None:
         self._entries: OrderedDict[Any, _Entry] = OrderedDict()
         self._bytes = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Any) -> _Entry | None:
         entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
+        if entry is not None:
+            self._entries.move_to_end(key)
         return entry
 
     def put(self, key: Any, entry: _Entry) -> None:
@@ -77,7 +73,6 @@ ANSWERS = web.AppKey("api_answers", Answers)
 def cached(stamp: Callable[[], int]) -> Callable[[Handler], Handler]:
     """Keep the 200 answers of a ``GET`` handler (one that renders its answer) by
     ``stamp()``."""
-    from .conditional import etag_of
 
     def wrap(handler: Handler) -> Handler:
         async def caching(request: web.Request) -> web.StreamResponse:

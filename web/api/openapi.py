@@ -24,6 +24,7 @@ from aiohttp import web
 from contexts import chat, posts
 from contexts.api_keys import MAX_NAME as MAX_KEY_NAME
 
+from .conditional import etag_of
 from .pagination import MAX_CURSOR, MAX_PAGE
 from .params import MAX_ID_DIGITS
 from .routes import ROUTES, Route
@@ -205,8 +206,6 @@ async def serve(request: web.Request) -> web.Response:
 
 @functools.cache
 def _encoded() -> tuple[bytes, str]:
-    from .conditional import etag_of
-
     body = orjson.dumps(document())
     return body, etag_of(body)
 
