@@ -95,7 +95,7 @@ def to_v2(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             extra = {k: v for k, v in value.items() if k != "id"}
             relationships[name] = {"data": {"type": related, "id": str(value["id"])},
                                    "meta": extra}
-        elif name.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif name.endswith("_at") and type(value) in (int, float):  # not a bool
             attributes[name] = _iso(value)
         else:
             attributes[name] = value
