@@ -19,6 +19,11 @@ The state is shaped for replication between nodes (``protocol.md`` §2.3): every
 tagged with the replica that owns it (this node's shard name and boot id) and that replica's
 clock, and each shard keeps the clock, so a cluster adapter can exchange deltas and heartbeats
 without changing what callers see. Today there is one replica per shard.
+
+A shard that crashes is restarted with its table (an :class:`~otp.heir.Heir` in its child
+spec): it monitors every tracked process again (one that died meanwhile gets its leave at
+once) and publishes the diffs the old shard had not sent yet, so nobody still joined drops
+off the list.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 import otp
-from otp import Down, From, GenServer, NoReply, Ok, Pid, PubSub, Reply, Supervisor
+from otp import Down, From, GenServer, Heir, NoReply, Ok, Pid, PubSub, Reply, Supervisor
 
 from .channel import Socket, push
 from .serializer import Broadcast
@@ -87,9 +92,19 @@ class PresenceShard(GenServer):
     """One tracker shard; see the module docstring."""
 
     def init(
-        self, name: str, pubsub: Any, window: float, fetch: Fetch | None
+        self, name: str, pubsub: Any, window: float, fetch: Fetch | None,
+        heir: Heir[_Shard] | None = None,
     ) -> Any:
-        return Ok(_Shard(f"{name}@{BOOT}", pubsub, window, fetch))
+        def fresh() -> _Shard:
+            return _Shard(f"{name}@{BOOT}", pubsub, window, fetch)
+
+        state, inherited = heir.claim(fresh) if heir is not None else (fresh(), False)
+        if inherited:
+            # The old shard's monitors and flush timers died with it.
+            state.monitors = {pid: otp.monitor(pid) for pid in state.by_pid}
+            for topic in state.pending:
+                otp.send(self.pid, _Flush(topic))
+        return Ok(state)
 
     def handle_call(self, request: Any, from_: From, state: _Shard) -> Any:
         op = request[0]
@@ -304,7 +319,7 @@ def presence_spec(
     _shard_counts[name] = shards
     children = [
         PresenceShard.child_spec(name, pubsub, broadcast_window, fetch, id=f"{name}.{i}",
-                                 name=f"{name}.{i}")
+                                 name=f"{name}.{i}", init_kwargs={"heir": Heir()})
         for i in range(shards)
     ]
     return Supervisor.child_spec(children, id=name, name=name)

@@ -4,8 +4,9 @@ Layout. ``_kernel`` is the low level: pids, mailboxes, exit signals, links, moni
 registered names and the coroutine processes of ``spawn``. On top of it, one module per
 behaviour or tool: ``gen_server``, ``supervisor``, ``dynamic_supervisor``,
 ``task_supervisor``, ``registry``, ``pubsub``, ``timers``, ``dirty`` (pykka threads for
-blocking work), ``introspection`` and ``node`` (running a tree as a program). ``errors``
-holds the few exceptions the runtime raises. Import from ``otp``, not from the modules: this
+blocking work), ``heir`` (tables that outlive their owner's crash), ``introspection`` and
+``node`` (running a tree as a program). ``errors`` holds the few exceptions the runtime
+raises. Import from ``otp``, not from the modules: this
 list is the public surface, and a test keeps it honest.
 
 Exit reasons are plain values: ``"normal"``, ``"shutdown"``, ``("shutdown", detail)``,
@@ -54,6 +55,7 @@ from .errors import (
     StartError,
 )
 from .gen_server import GenServer, Ignore, NoReply, Ok, Reply, Stop, call, cast, reply, stop
+from .heir import Heir
 from .introspection import process_info, supervision_tree
 from .node import node_info, run_node, serve_node
 from .pubsub import Adapter, LocalAdapter, PubSub
@@ -77,6 +79,7 @@ __all__ = [
     "Exit",
     "From",
     "GenServer",
+    "Heir",
     "Ignore",
     "LocalAdapter",
     "NoProcess",

@@ -7,6 +7,11 @@ publisher arrive in the order they were sent. Subscribers are removed the moment
 Other nodes are reached through an :class:`Adapter`. The default, :class:`LocalAdapter`,
 reaches none; a cluster adapter (Redis) implements the same three methods and is given to
 ``PubSub.start_link(adapter=...)``, so callers never change.
+
+Under a supervisor (``PubSub.child_spec``) the table has an :class:`~otp.heir.Heir`: a
+restarted PubSub takes back the subscriptions of the one that crashed, so no subscriber
+is left subscribed to nothing. Broadcasts sent while it is down (between the crash and the
+restart, one turn of the supervisor) raise :class:`~otp.NoProcess` to their sender.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Protocol
 from . import _kernel as k
 from ._kernel import Pid, Process
 from .gen_server import GenServer, Ok, table_of
+from .heir import Heir
 
 __all__ = ["Adapter", "LocalAdapter", "PubSub"]
 
@@ -52,12 +58,13 @@ class LocalAdapter:
 
 
 class _Topics:
-    __slots__ = ("adapter", "by_proc", "subscribers")
+    __slots__ = ("adapter", "by_proc", "has_heir", "subscribers")
 
-    def __init__(self, adapter: Adapter) -> None:
+    def __init__(self) -> None:
         self.subscribers: dict[str, dict[Process, None]] = {}
         self.by_proc: dict[Process, set[str]] = {}
-        self.adapter = adapter
+        self.adapter: Adapter = LocalAdapter()
+        self.has_heir = False
 
     def deliver(self, topic: str, message: Any, exclude: Pid | None) -> None:
         subs = self.subscribers.get(topic)
@@ -77,18 +84,39 @@ class _Topics:
                     del self.subscribers[topic]
 
 
+async def _stop_quietly(adapter: Adapter) -> None:
+    try:
+        await adapter.stop()
+    except Exception:  # what was left of a dead owner's adapter; the new one matters
+        k.log.exception("pubsub: stopping the previous adapter failed")
+
+
 def _topics(pubsub: Any) -> _Topics:
     topics: _Topics = table_of(pubsub, PubSub)
     return topics
 
 
 class PubSub(GenServer):
-    """Start with ``PubSub.start_link(name="pubsub", adapter=None)``."""
+    """Start with ``PubSub.start_link(name="pubsub", adapter=None)``; supervise with
+    ``PubSub.child_spec(name=..., init_kwargs={"adapter": ...})``, which gives it an heir."""
 
     behaviour = "pubsub"
 
-    async def init(self, adapter: Adapter | None = None) -> Any:
-        state = _Topics(adapter if adapter is not None else LocalAdapter())
+    @classmethod
+    def child_spec(cls, *args: Any, init_kwargs: dict[str, Any] | None = None,
+                   **options: Any) -> Any:
+        """A child spec whose restarts keep the subscriptions (see the module docstring)."""
+        kwargs = {"heir": Heir(), **(init_kwargs or {})}
+        return super().child_spec(*args, init_kwargs=kwargs, **options)
+
+    async def init(self, adapter: Adapter | None = None, heir: Heir[_Topics] | None = None
+                   ) -> Any:
+        state, inherited = heir.claim(_Topics) if heir is not None else (_Topics(), False)
+        state.has_heir = heir is not None
+        if inherited:
+            # The adapter died with the old owner, its connections unclosed: it starts again.
+            await _stop_quietly(state.adapter)
+        state.adapter = adapter if adapter is not None else LocalAdapter()
         # A shutdown from the supervisor must run terminate, which stops the adapter (a
         # cluster adapter holds connections); only a process that traps exits gets it.
         self._trap_exit = True
@@ -98,8 +126,10 @@ class PubSub(GenServer):
     async def terminate(self, reason: Any, state: _Topics | None) -> None:
         if state is None:
             return
-        for proc in list(state.by_proc):
-            proc._off_exit(state.forget)
+        if not state.has_heir:
+            # No heir: the table ends here, and its subscribers need not tell it of exits.
+            for proc in list(state.by_proc):
+                proc._off_exit(state.forget)
         await state.adapter.stop()
 
     @staticmethod

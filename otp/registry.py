@@ -5,6 +5,9 @@ directly from the caller (like an ETS table), so they cost no message round trip
 vanish the moment their process exits. ``keys="unique"`` allows one process per key (usable
 as a process name through :meth:`Registry.via`); ``keys="duplicate"`` allows many, as for
 dispatching to everyone interested in a topic.
+
+Under a supervisor (``Registry.child_spec``) the table has an :class:`~otp.heir.Heir`, so a
+restarted registry still knows every process that registered with the one that crashed.
 """
 
 from __future__ import annotations
@@ -16,19 +19,20 @@ from . import _kernel as k
 from ._kernel import Pid, Process
 from .errors import AlreadyRegistered
 from .gen_server import GenServer, Ok, Stop, table_of
+from .heir import Heir
 
 __all__ = ["Registry", "Via"]
 
 
 class _Table:
-    __slots__ = ("by_proc", "entries", "owner", "unique")
+    __slots__ = ("by_proc", "entries", "has_heir", "unique")
 
-    def __init__(self, unique: bool, owner: Process) -> None:
+    def __init__(self, unique: bool) -> None:
         self.unique = unique
         # key -> {process: value}; for unique keys the inner dict holds one entry.
         self.entries: dict[Any, dict[Process, Any]] = {}
         self.by_proc: dict[Process, set[Any]] = {}
-        self.owner = owner
+        self.has_heir = False
 
     def add(self, proc: Process, key: Any, value: Any) -> None:
         holders = self.entries.get(key)
@@ -100,18 +104,33 @@ def _table(registry: Any) -> _Table:
 
 
 class Registry(GenServer):
-    """Start with ``Registry.start_link(keys="unique", name="registry")``."""
+    """Start with ``Registry.start_link(keys="unique", name="registry")``; supervise with
+    ``Registry.child_spec(name=..., init_kwargs={"keys": ...})``, which gives it an heir."""
 
     behaviour = "registry"
 
-    def init(self, keys: str = "unique") -> Any:
+    @classmethod
+    def child_spec(cls, *args: Any, init_kwargs: dict[str, Any] | None = None,
+                   **options: Any) -> Any:
+        """A child spec whose restarts keep the registrations (see the module docstring)."""
+        kwargs = {"heir": Heir(), **(init_kwargs or {})}
+        return super().child_spec(*args, init_kwargs=kwargs, **options)
+
+    def init(self, keys: str = "unique", heir: Heir[_Table] | None = None) -> Any:
         if keys not in ("unique", "duplicate"):
             return Stop(ValueError(f"keys must be 'unique' or 'duplicate', not {keys!r}"))
-        return Ok(_Table(keys == "unique", self))
+        unique = keys == "unique"
+        if heir is None:
+            return Ok(_Table(unique))
+        table, _ = heir.claim(lambda: _Table(unique))
+        table.has_heir = True
+        return Ok(table)
 
     def terminate(self, reason: Any, state: _Table) -> None:
-        for proc in list(state.by_proc):
-            proc._off_exit(state.forget)
+        if not state.has_heir:
+            # No heir: the table ends here, and its processes need not tell it of exits.
+            for proc in list(state.by_proc):
+                proc._off_exit(state.forget)
 
     @staticmethod
     def via(registry: Any, key: Any) -> Via:

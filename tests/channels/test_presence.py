@@ -170,3 +170,31 @@ async def test_shards_report_their_replica_and_clock() -> None:
     assert all(info is not None and info["behaviour"] == "presence_shard" for info in infos)
     owner = [i for i in infos if i and i["presences"] == 1]
     assert len(owner) == 1 and owner[0]["clock"] >= 1 and "@" in owner[0]["replica"]
+
+
+async def test_a_restarted_shard_lists_everyone_still_joined_and_sends_the_leaves_it_missed(
+) -> None:
+    # One shard, so every presence lives on the shard that is killed.
+    await start_tracker(shards=1)
+    stays, goes = otp.spawn(_tab), otp.spawn(_tab)
+    stay_ref = await Presence.track(TRACKER, stays, TOPIC, "1", {"status": "online"})
+    go_ref = await Presence.track(TRACKER, goes, TOPIC, "2", {"status": "online"})
+    await next_diff(), await next_diff()
+    shard = otp.whereis(f"{TRACKER}.0")
+    assert shard is not None
+
+    otp.exit(shard, "kill")
+    otp.exit(goes, "kill")  # leaves while no shard is watching
+    (row,) = await otp.Supervisor.which_children(TRACKER)  # answered after the restart
+
+    diff = await next_diff()
+    assert row.pid is not None and row.pid != shard
+    assert diff == {"joins": {}, "leaves": {"2": {"metas": [{"status": "online",
+                                                             "phx_ref": go_ref}]}}}
+    listed = await Presence.list(TRACKER, TOPIC)
+    assert list(listed) == ["1"] and refs(listed["1"]) == [stay_ref]
+    late = otp.spawn(_tab)
+    await Presence.track(TRACKER, late, TOPIC, "3", {"status": "online"})
+    assert set((await next_diff())["joins"]) == {"3"}
+    otp.exit(stays, "kill")
+    assert set((await next_diff())["leaves"]) == {"1"}

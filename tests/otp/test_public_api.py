@@ -36,6 +36,7 @@ EXPECTED = {
     "whereis",
     # GenServer
     "GenServer",
+    "Heir",
     "Ignore",
     "NoReply",
     "Ok",

@@ -220,3 +220,24 @@ async def test_the_adapter_is_stopped_when_the_pubsub_is_shut_down() -> None:
     assert await stop_tree(pid) == "shutdown"
 
     assert adapter.stopped
+
+
+async def test_a_restarted_pubsub_still_delivers_to_those_who_subscribed_before() -> None:
+    otp.trap_exit(True)
+    sup = await otp.Supervisor.start_link([PubSub.child_spec(id="ps", name="ps")])
+    before = await subscriber("room:1")
+    old = otp.whereis("ps")
+    assert old is not None
+
+    otp.exit(old, "kill")
+    (row,) = await otp.Supervisor.which_children(sup)  # answered once the restart is done
+    after = await subscriber("room:1")
+    PubSub.broadcast("ps", "room:1", "hello again")
+
+    assert row.pid is not None and row.pid != old
+    got = {await expect(), await expect()}
+    assert got == {("got", before, "hello again"), ("got", after, "hello again")}
+    otp.send(before, "stop")
+    await down_of(otp.monitor(before))
+    assert PubSub.subscribers("ps", "room:1") == [after]
+    await stop_tree(sup)

@@ -310,3 +310,26 @@ async def test_registries_are_independent() -> None:
 
     assert Registry.lookup("reg_a", "k") == [(otp.self(), "a")]
     assert Registry.lookup("reg_b", "k") == []
+
+
+async def test_a_restarted_registry_still_knows_who_registered_before() -> None:
+    otp.trap_exit(True)
+    sup = await otp.Supervisor.start_link(
+        [Registry.child_spec(id="reg", name="reg", init_kwargs={"keys": "unique"})]
+    )
+    ann = await holder("reg", "ann", {"tab": 1})
+    old = otp.whereis("reg")
+    assert old is not None
+
+    otp.exit(old, "kill")
+    (row,) = await otp.Supervisor.which_children(sup)  # answered once the restart is done
+
+    assert row.pid is not None and row.pid != old
+    assert Registry.lookup("reg", "ann") == [(ann, {"tab": 1})]
+    with pytest.raises(AlreadyRegistered):
+        Registry.register("reg", "ann")
+    await stop(ann)
+    assert Registry.lookup("reg", "ann") == []
+    ref = otp.monitor(sup)
+    otp.exit(sup, "shutdown")
+    await down_of(ref)
