@@ -5,7 +5,8 @@ registered names and the coroutine processes of ``spawn``. On top of it, one mod
 behaviour or tool: ``gen_server``, ``supervisor``, ``dynamic_supervisor``,
 ``task_supervisor``, ``registry``, ``pubsub``, ``timers``, ``dirty`` (pykka threads for
 blocking work), ``heir`` (tables that outlive their owner's crash), ``introspection`` and
-``node`` (running a tree as a program). ``errors`` holds the few exceptions the runtime
+``node`` (running a tree as a program), ``gc_policy`` (short collector pauses for a node
+holding many connections). ``errors`` holds the few exceptions the runtime
 raises. Import from ``otp``, not from the modules: this
 list is the public surface, and a test keeps it honest.
 
@@ -54,6 +55,7 @@ from .errors import (
     ProcessExited,
     StartError,
 )
+from .gc_policy import GcPolicy, apply_gc_policy, gc_stats, remove_gc_policy
 from .gen_server import GenServer, Ignore, NoReply, Ok, Reply, Stop, call, cast, reply, stop
 from .heir import Heir
 from .introspection import process_info, supervision_tree
@@ -78,6 +80,7 @@ __all__ = [
     "DynamicSupervisor",
     "Exit",
     "From",
+    "GcPolicy",
     "GenServer",
     "Heir",
     "Ignore",
@@ -101,6 +104,7 @@ __all__ = [
     "TaskSupervisor",
     "TimerRef",
     "Via",
+    "apply_gc_policy",
     "call",
     "cancel_timer",
     "cast",
@@ -108,6 +112,7 @@ __all__ = [
     "dirty_pool_spec",
     "exit",
     "exit_self",
+    "gc_stats",
     "is_alive",
     "is_normal_exit",
     "link",
@@ -119,6 +124,7 @@ __all__ = [
     "receive",
     "register",
     "registered",
+    "remove_gc_policy",
     "reply",
     "run_dirty",
     "run_node",

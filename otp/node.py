@@ -18,6 +18,7 @@ from typing import Any
 
 from . import _kernel as k
 from ._kernel import Exit, Pid
+from .gc_policy import GcPolicy, apply_gc_policy, gc_stats
 from .supervisor import ChildSpec
 
 # NodeInfo is the mutable record behind node_info(), not an API of its own.
@@ -41,6 +42,7 @@ def node_info() -> dict[str, Any]:
         "uptime_s": round(time.time() - NodeInfo.started_at, 3),
         "processes": k.process_count(),
         "root": repr(NodeInfo.root) if NodeInfo.root is not None else None,
+        "gc": gc_stats(),
     }
 
 
@@ -49,8 +51,10 @@ async def serve_node(
     name: str | None = None,
     on_started: Callable[[Pid], Awaitable[None] | None] | None = None,
     install_signals: bool = True,
+    gc: GcPolicy | None = None,
 ) -> int:
-    """Start ``root`` and wait until it exits; returns the node's exit code."""
+    """Start ``root`` and wait until it exits; returns the node's exit code. ``gc`` is put in
+    force once the tree is up."""
     if name:
         NodeInfo.name = name
     NodeInfo.started_at = time.time()
@@ -88,6 +92,8 @@ async def serve_node(
         root_pid.append(pid)
         if stopping:
             k.exit(pid, k.KILL if stopping[-1] else k.SHUTDOWN)
+        if gc is not None:
+            apply_gc_policy(gc)
         if on_started is not None:
             result = on_started(pid)
             if result is not None:
@@ -105,7 +111,7 @@ async def serve_node(
     return 1
 
 
-def run_node(root: ChildSpec, name: str | None = None) -> int:
+def run_node(root: ChildSpec, name: str | None = None, gc: GcPolicy | None = None) -> int:
     """Run a node on a fresh uvloop event loop; returns the exit code for ``sys.exit``."""
     try:
         import uvloop
@@ -113,4 +119,4 @@ def run_node(root: ChildSpec, name: str | None = None) -> int:
         runner: Callable[[Awaitable[int]], int] = uvloop.run  # type: ignore[assignment]
     except ImportError:  # pragma: no cover - uvloop is a declared dependency
         runner = asyncio.run  # type: ignore[assignment]
-    return runner(serve_node(root, name))
+    return runner(serve_node(root, name, gc=gc))

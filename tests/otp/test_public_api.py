@@ -69,8 +69,12 @@ EXPECTED = {
     "dirty_pool_spec",
     "run_dirty",
     # operating a node
+    "GcPolicy",
+    "apply_gc_policy",
+    "gc_stats",
     "node_info",
     "process_info",
+    "remove_gc_policy",
     "run_node",
     "serve_node",
     "supervision_tree",
