@@ -27,7 +27,8 @@ class attribute ``intercept`` before they go out (push them yourself, or not);
 ``handle_info`` and ``terminate`` are the GenServer ones, with the socket as state.
 
 A channel that raises crashes alone: its client gets ``phx_error`` and rejoins; the
-connection and its other channels carry on.
+connection and its other channels carry on. A channel whose connection has closed stops
+(``("shutdown", "closed")``) at the next client message instead of handling it.
 """
 
 from __future__ import annotations
@@ -182,14 +183,22 @@ class Channel(GenServer):
         return super().handle_info(msg, socket)
 
     def _handle_in(self, msg: In, socket: Socket) -> Any:
+        conn = socket.conn
+        if conn.closed:
+            conn.handled()
+            return Stop(("shutdown", "closed"), socket)
         self._in_ref = msg.ref
         result = self.handle_in(msg.event, msg.payload, socket)
         if hasattr(result, "__await__"):
             return self._finish_in(result, msg, socket)
+        conn.handled()
         return self._reply_for(result, msg, socket)
 
     async def _finish_in(self, pending: Any, msg: In, socket: Socket) -> Any:
-        return self._reply_for(await pending, msg, socket)
+        try:
+            return self._reply_for(await pending, msg, socket)
+        finally:
+            socket.conn.handled()
 
     def _reply_for(self, result: Any, msg: In, socket: Socket) -> Any:
         t = type(result)

@@ -11,6 +11,13 @@ holds the frames after it, which go out together, in order and in one write, at 
 the next turn (or before the connection closes). A busy room (many broadcasts in the same
 turn) then costs each member one system call per turn instead of one per message, and a lone
 frame is not delayed at all.
+
+Inbound, a connection bounds what its client has in flight: the transport hands frames to
+the session and asks :meth:`Conn.pressing` after each; past the bound it awaits
+:meth:`Conn.drained` before it reads again, so a client that sends without waiting for
+replies is held back by TCP instead of filling mailboxes. The session and its channels call
+:meth:`Conn.handled` after each frame they handle, which wakes the transport once the
+backlog is down to half.
 """
 
 from __future__ import annotations
@@ -42,12 +49,40 @@ metrics: dict[str, int] = {
 class Conn:
     """The outbound side of one connection; see the module docstring."""
 
-    __slots__ = ("closed", "on_close", "vsn")
+    __slots__ = ("backlog", "closed", "on_close", "resume", "resume_at", "vsn")
 
     def __init__(self, vsn: int) -> None:
         self.vsn = vsn
         self.closed = False
         self.on_close: Callable[[int, str], None] | None = None
+        # How many client frames wait in the session and its channels (the session sets it).
+        self.backlog: Callable[[], int] = _nothing
+        # While the transport waits for the backlog to fall to ``resume_at``.
+        self.resume: asyncio.Future[None] | None = None
+        self.resume_at = 0
+
+    # -- inbound pressure -------------------------------------------------------------------
+
+    def pressing(self, limit: int) -> bool:
+        """Whether the client has ``limit`` frames or more waiting to be handled."""
+        return self.backlog() >= limit
+
+    async def drained(self, limit: int) -> None:
+        """Wait until the backlog is down to half of ``limit`` (or the connection closes)."""
+        if self.closed:
+            return
+        self.resume_at = limit // 2
+        waiter = self.resume = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self.resume = None
+
+    def handled(self) -> None:
+        """A client frame was handled: wake the transport if it waits and may read again."""
+        waiter = self.resume
+        if waiter is not None and not waiter.done() and self.backlog() <= self.resume_at:
+            waiter.set_result(None)
 
     # -- what sessions and channels call ----------------------------------------------------
 
@@ -84,6 +119,9 @@ class Conn:
         if self.closed:
             return
         self.closed = True
+        waiter = self.resume
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         self._close(code, reason)
         if self.on_close is not None:
             self.on_close(code, reason)
@@ -93,6 +131,10 @@ class Conn:
 
     def _close(self, code: int, reason: str) -> None:
         raise NotImplementedError
+
+
+def _nothing() -> int:
+    return 0
 
 
 _turn: list[WebSocketConn] = []

@@ -39,6 +39,18 @@ class Limits:
     outbound_buffer_bytes: int = 4_000_000
     idle_timeout: float = 60.0
     longpoll_window: float = 10.0
+    # Frames that do not parse before the connection is closed (1008).
+    max_bad_frames: int = 10
+    # Client frames handed to the session and its channels and not yet handled; past it
+    # the transport stops reading (TCP pushes back) until they are down to half.
+    max_inflight: int = 100
+    # Client events (all but heartbeats) per second one user may send, over all their
+    # connections (an anonymous connection has its own); bursts up to ``event_burst``.
+    event_rate: float = 50.0
+    event_burst: int = 200
+    # Long-poll sessions held at once, in all and from one client address.
+    longpoll_max_sessions: int = 10_000
+    longpoll_sessions_per_address: int = 100
 
 
 @dataclass(frozen=True)

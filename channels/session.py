@@ -6,6 +6,11 @@ turns a channel's exit into ``phx_close`` (clean) or ``phx_error`` (crash; the c
 rejoins). Broadcasts on joined topics take the fast lane: they are written to the connection
 the moment PubSub delivers them, without a trip through the mailbox, unless the channel
 intercepts that event. When the session ends, its channels end with it.
+
+Every client event but a heartbeat spends a token of the user's :mod:`~channels.rate`
+bucket (``Limits.event_rate``); past it the event is answered ``error``
+``{"reason": "rate_limited"}`` and goes no further. Once the connection is closed, frames
+still queued are dropped: nothing a client that left sent is handled after it left.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, NamedTuple
 import otp
 from otp import Exit, GenServer, NoReply, Ok, Pid, PubSub, StartError, Stop
 
+from . import rate
 from .channel import Error, In, Socket
 from .conn import CLOSE_GOING_AWAY, Conn
 from .handler import Limits, SocketHandler
@@ -33,8 +39,8 @@ class _Joined(NamedTuple):
 
 
 class _State:
-    __slots__ = ("assigns", "by_pid", "channels", "conn", "handler", "limits", "pubsub",
-                 "socket_id")
+    __slots__ = ("assigns", "bucket", "by_pid", "channels", "conn", "handler", "limits",
+                 "pubsub", "socket_id")
 
     def __init__(
         self,
@@ -53,6 +59,20 @@ class _State:
         self.limits = limits
         self.channels: dict[str, _Joined] = {}
         self.by_pid: dict[Pid, str] = {}
+        self.bucket = rate.hold(socket_id, limits.event_rate, limits.event_burst)
+
+
+def _ended(session: Any, _reason: Any) -> None:
+    """However a session ends (killed, too): its share of the user's rate is given back, and
+    its connection lets go of it (no cycle left for the collector)."""
+    state = session._state
+    if type(state) is _State:
+        rate.release(state.socket_id)
+        state.conn.backlog = _no_backlog
+
+
+def _no_backlog() -> int:
+    return 0
 
 
 class SocketSession(GenServer):
@@ -70,7 +90,21 @@ class SocketSession(GenServer):
         otp.trap_exit(True)
         if socket_id is not None:
             PubSub.subscribe(pubsub, socket_id)
-        return Ok(_State(conn, handler, assigns, socket_id, pubsub, limits))
+        state = _State(conn, handler, assigns, socket_id, pubsub, limits)
+        conn.backlog = self._backlog
+        self._on_exit(_ended)
+        return Ok(state)
+
+    def _backlog(self) -> int:
+        """Client frames waiting here and in the channels' mailboxes."""
+        waiting = len(self._mailbox) if self._mailbox else 0
+        state = self._state
+        if type(state) is _State:
+            for joined in state.channels.values():
+                proc = joined.pid._proc
+                if proc is not None and proc._mailbox:
+                    waiting += len(proc._mailbox)
+        return waiting
 
     def _deliver(self, msg: Any) -> None:
         if type(msg) is Broadcast:
@@ -84,9 +118,13 @@ class SocketSession(GenServer):
     def handle_info(self, msg: Any, state: _State) -> Any:
         t = type(msg)
         if t is Message:
-            return self._inbound(msg, state)
+            result = self._inbound(msg, state)
+            state.conn.handled()
+            return result
         if t is Exit:
-            return self._channel_exited(msg, state)
+            result = self._channel_exited(msg, state)
+            state.conn.handled()
+            return result
         if t is Broadcast:
             joined = state.channels.get(msg.topic)
             if joined is not None:  # an intercepted event: the channel decides
@@ -105,8 +143,13 @@ class SocketSession(GenServer):
 
     def _inbound(self, msg: Message, state: _State) -> Any:
         conn = state.conn
+        if conn.closed:
+            return NoReply(state)  # the client is gone; what it left queued goes nowhere
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             conn.reply(None, msg.ref, "phoenix", "ok", {})
+            return NoReply(state)
+        if not state.bucket.take():
+            conn.reply(msg.join_ref, msg.ref, msg.topic, "error", {"reason": "rate_limited"})
             return NoReply(state)
         if msg.event == "phx_join":
             return self._join(msg, state)

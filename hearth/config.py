@@ -176,6 +176,14 @@ class ChannelsConfig:
     idle_timeout: float = field(default=60.0, metadata=_check(lambda v: v > 0, "seconds > 0"))
     longpoll_window: float = field(default=10.0,
                                    metadata=_check(lambda v: v > 0, "seconds > 0"))
+    max_bad_frames: int = field(default=10, metadata=_check(lambda v: v >= 0, "at least 0"))
+    max_inflight: int = field(default=100, metadata=_check(lambda v: v >= 1, "at least 1"))
+    event_rate: float = field(default=50.0, metadata=_check(lambda v: v > 0, "events/s > 0"))
+    event_burst: int = field(default=200, metadata=_check(lambda v: v >= 1, "at least 1"))
+    longpoll_max_sessions: int = field(default=10_000,
+                                       metadata=_check(lambda v: v >= 1, "at least 1"))
+    longpoll_sessions_per_address: int = field(default=100,
+                                               metadata=_check(lambda v: v >= 1, "at least 1"))
     # Hosts (host or host:port), comma-separated, whose pages may open sockets; empty means
     # only pages served from the socket's own host.
     allowed_origins: str = ""

@@ -6,8 +6,12 @@ none: objects, anything else: 400), an ``Origin`` whose host is not allowed gets
 application's :class:`~channels.handler.SocketHandler` ``connect`` decides, before the
 upgrade, whether to accept (403 if not). An accepted connection gets a SocketSession process
 under the session supervisor; this handler's task then only reads frames, decodes each once
-and hands it to the session. A frame that does not parse is logged and dropped; a frame
-over ``max_frame_bytes`` closes the connection with 1009; a connection silent for
+and hands it to the session. A frame that does not parse is dropped and counted, and past
+``max_bad_frames`` of them the connection is closed with 1008 (one log line per connection
+says how many); a frame over ``max_frame_bytes`` closes the connection with 1009, an
+unmasked one with 1002 (RFC 6455 §5.1: clients mask every frame). While the session and its
+channels have ``max_inflight`` of the client's frames waiting, the handler stops reading
+(see ``channels.conn``), so TCP holds the client back. A connection silent for
 ``idle_timeout`` seconds is closed with 1001 (clients come back when they are alive) by a
 sweep that runs every tenth of ``idle_timeout``.
 """
@@ -26,7 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 import otp
-from channels.conn import CLOSE_GOING_AWAY, WebSocketConn, metrics
+from channels.conn import CLOSE_GOING_AWAY, CLOSE_POLICY, WebSocketConn, metrics
 from channels.handler import ConnectInfo, Limits, SocketHandler
 from channels.serializer import BadFrame, decode, decode_binary
 from channels.session import SocketSession
@@ -34,7 +38,9 @@ from hearth import names
 from hearth.config import ChannelsConfig
 from otp import DynamicSupervisor, Pid
 
-__all__ = ["SocketMount", "channel_limits", "mount_socket", "parse_vsn"]
+from .ws_masking import MaskedWebSocketResponse
+
+__all__ = ["BadFrames", "SocketMount", "channel_limits", "mount_socket", "parse_vsn"]
 
 log = logging.getLogger("channels")
 
@@ -142,6 +148,21 @@ async def end_session(session: Pid, reason: Any) -> None:
             pass  # it ended on its own meanwhile, or took too long and was left to die
 
 
+def forget_tracebacks(ws: web.WebSocketResponse) -> None:
+    """Drop the tracebacks of the errors ``ws`` keeps (a client that vanished leaves two).
+
+    Their frames refer back to ``ws``: a cycle that holds the whole connection, which only
+    the cyclic collector frees, and a node never collects the connections it froze
+    (``otp.gc_policy``). Without the tracebacks, reference counting frees it all.
+    """
+    error: BaseException | None = ws.exception()
+    for _ in range(8):  # the chain is short; the bound guards against a cycle in it
+        if error is None:
+            return
+        error.__traceback__ = None
+        error = error.__context__ or error.__cause__
+
+
 def websocket_handler(
     mount: SocketMount, live: set[WebSocketConn] | None = None
 ) -> Callable[[web.Request], Awaitable[Any]]:
@@ -177,7 +198,7 @@ def websocket_handler(
         if isinstance(accepted, web.Response):
             return accepted
         vsn, assigns = accepted
-        ws = web.WebSocketResponse(
+        ws = MaskedWebSocketResponse(
             protocols=("phoenix",), max_msg_size=limits.max_frame_bytes, compress=False,
             autoping=False,  # pings are answered below, so that they count as activity
         )
@@ -209,6 +230,8 @@ def websocket_handler(
             proc._on_exit(lambda _proc, _reason: conn.close(CLOSE_GOING_AWAY, "session ended"))
         watch(conn, loop)
         clock = loop.time
+        bad = BadFrames(request.remote, limits.max_bad_frames)
+        inflight = limits.max_inflight
         try:
             while proc is not None and proc._alive:
                 msg = await ws.receive()  # an idle connection is closed by ``sweep``
@@ -230,17 +253,51 @@ def websocket_handler(
                 try:
                     frame = decode_binary(data) if binary else decode(data, vsn)
                 except BadFrame as e:
-                    metrics["bad_frames"] += 1
-                    log.warning("dropped a bad frame from %s: %s", request.remote, e)
+                    if bad.count(e):
+                        conn.close(CLOSE_POLICY, "too many bad frames")
+                        break
                     continue
                 proc._deliver(frame)
+                if conn.pressing(inflight):
+                    await conn.drained(inflight)
         finally:
             live.discard(conn)
+            forget_tracebacks(ws)
             conn.closed = True
+            bad.report()
             await end_session(session, reason)
         return ws
 
     return handler
+
+
+class BadFrames:
+    """The frames of one connection that did not parse: counted, and logged in one line
+    when the connection ends rather than one line each (a flood of them is an attack on
+    the log as much as on the node)."""
+
+    __slots__ = ("first", "limit", "peer", "seen")
+
+    def __init__(self, peer: str | None, limit: int) -> None:
+        self.peer = peer
+        self.limit = limit
+        self.seen = 0
+        self.first = ""
+
+    def count(self, error: BadFrame) -> bool:
+        """Count one bad frame; ``True`` when there are more than the limit (close now)."""
+        metrics["bad_frames"] += 1
+        self.seen += 1
+        if self.seen == 1:
+            self.first = str(error)
+        return self.seen > self.limit
+
+    def report(self) -> None:
+        """The connection's one log line about its bad frames, if it sent any."""
+        if self.seen:
+            closed = " (closed: too many)" if self.seen > self.limit else ""
+            log.warning("dropped %d bad frame(s) from %s%s; the first: %s",
+                        self.seen, self.peer, closed, self.first)
 
 
 def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
@@ -279,6 +336,12 @@ def channel_limits(config: ChannelsConfig) -> tuple[Limits, tuple[str, ...]]:
         outbound_buffer_bytes=config.outbound_buffer_bytes,
         idle_timeout=config.idle_timeout,
         longpoll_window=config.longpoll_window,
+        max_bad_frames=config.max_bad_frames,
+        max_inflight=config.max_inflight,
+        event_rate=config.event_rate,
+        event_burst=config.event_burst,
+        longpoll_max_sessions=config.longpoll_max_sessions,
+        longpoll_sessions_per_address=config.longpoll_sessions_per_address,
     )
     origins = tuple(host.strip() for host in config.allowed_origins.split(",") if host.strip())
     return limits, origins

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import otp
@@ -17,6 +18,22 @@ from channels.channel import (
 )
 from channels.handler import ConnectInfo, SocketHandler
 from otp import NoReply, Reply, Stop
+
+
+class Gate:
+    """Holds ``wait`` events until the test opens it; counts the ones it let through."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.passed = 0
+
+    async def through(self) -> None:
+        await self.open.wait()
+        self.passed += 1
+
+
+GATE: list[Gate] = []
+"""The gate of the running test, if it made one (``wait`` needs it)."""
 
 
 class Room(Channel):
@@ -53,11 +70,17 @@ class Room(Channel):
             return NoReply(socket)
         if event == "ignore":
             return NoReply(socket)
+        if event == "wait":
+            return self._wait(payload, socket)
         if event == "crash":
             raise RuntimeError("crashed on request")
         if event == "stop":
             return Stop("normal", socket)
         return Reply(("error", {"reason": f"unknown event {event}"}), socket)
+
+    async def _wait(self, payload: Any, socket: Socket) -> Any:
+        await GATE[-1].through()
+        return Reply(("ok", payload), socket)
 
     def handle_message(self, msg: Any, socket: Socket) -> Any:
         if msg == "after_join":

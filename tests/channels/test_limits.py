@@ -60,12 +60,14 @@ async def test_a_frame_over_max_frame_bytes_closes_with_1009(serve: Serve) -> No
         b"\x00\x01\x01\x01\x01\xff\xfe\xfd\xfc",
     ],
 )
-async def test_a_malformed_frame_is_logged_and_the_socket_carries_on(
+async def test_a_malformed_frame_is_counted_and_the_socket_carries_on(
     server: Server, frame: str | bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     raw = await server.raw()
     join_ref, _ = await raw.join("room:lobby")
     before = metrics["bad_frames"]
+    (session,) = sessions()
+    ref = otp.monitor(session)
 
     with caplog.at_level(logging.WARNING, logger="channels"):
         if isinstance(frame, bytes):
@@ -73,10 +75,14 @@ async def test_a_malformed_frame_is_logged_and_the_socket_carries_on(
         else:
             await raw.ws.send_str(frame)
         reply = await raw.call(join_ref, "room:lobby", "echo", {"still": "fine"})
+        logged_at_once = caplog.text
+        await raw.close()
+        await otp.receive(timeout=WAIT, match=lambda m: type(m) is otp.Down and m.ref is ref)
 
     assert reply == {"status": "ok", "response": {"still": "fine"}}
     assert metrics["bad_frames"] == before + 1
-    assert "dropped a bad frame" in caplog.text
+    assert "bad frame" not in logged_at_once  # one line per connection, when it ends
+    assert "dropped 1 bad frame(s) from 127.0.0.1; the first: " in caplog.text
 
 
 async def test_a_silent_socket_is_closed_with_1001(serve: Serve) -> None:
