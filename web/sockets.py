@@ -163,6 +163,21 @@ def forget_tracebacks(ws: web.WebSocketResponse) -> None:
         error = error.__context__ or error.__cause__
 
 
+def forget_tracebacks(ws: web.WebSocketResponse) -> None:
+    """Drop the tracebacks of the errors ``ws`` keeps (a client that vanished leaves two).
+
+    Their frames refer back to ``ws``: a cycle that holds the whole connection, which only
+    the cyclic collector frees, and a node never collects the connections it froze
+    (``otp.gc_policy``). Without the tracebacks, reference counting frees it all.
+    """
+    error: BaseException | None = ws.exception()
+    for _ in range(8):  # the chain is short; the bound guards against a cycle in it
+        if error is None:
+            return
+        error.__traceback__ = None
+        error = error.__context__ or error.__cause__
+
+
 def websocket_handler(
     mount: SocketMount, live: set[WebSocketConn] | None = None
 ) -> Callable[[web.Request], Awaitable[Any]]:
@@ -262,6 +277,7 @@ def websocket_handler(
                     await conn.drained(inflight)
         finally:
             live.discard(conn)
+            forget_tracebacks(ws)
             forget_tracebacks(ws)
             conn.closed = True
             bad.report()
