@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     _configure_logging(config.node.log_level)
     if args.command == "serve":
-        return otp.run_node(root_spec(config), name=config.node.name)
+        return otp.run_node(root_spec(config), name=config.node.name, gc=gc_policy(config))
     if args.command == "users":
         return _users(args, config)
     if args.command in admin_cli.COMMANDS:
@@ -95,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
         _add_config_option(action)
     admin_cli.add_commands(commands, _add_config_option)
     return parser
+
+
+def gc_policy(config: Config) -> otp.GcPolicy:
+    """The collector policy of ``[node]``'s ``gc_*`` keys."""
+    node = config.node
+    return otp.GcPolicy(
+        freeze=node.gc_freeze,
+        freeze_after_ms=node.gc_freeze_after_ms,
+        thresholds=(node.gc_threshold0, node.gc_threshold1, node.gc_threshold2),
+    )
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -55,8 +55,8 @@ class GcPolicy:
     """
 
     freeze: bool = True
-    freeze_after_ms: float = 10.0
-    thresholds: tuple[int, int, int] | None = (2_000, 5, 3)
+    freeze_after_ms: float = 5.0
+    thresholds: tuple[int, int, int] | None = (2_000, 5, 1)
 
     def __post_init__(self) -> None:
         if self.freeze_after_ms < 0:

@@ -150,3 +150,11 @@ def test_a_policy_is_checked_when_made() -> None:
         GcPolicy(freeze_after_ms=-1)
     with pytest.raises(ValueError, match="thresholds"):
         GcPolicy(thresholds=(0, 10, 10))
+
+
+def test_the_configured_policy_is_the_default_one() -> None:
+    from hearth.cli import gc_policy
+    from hearth.config import load_config
+
+    assert gc_policy(load_config("config.toml", env={})) == GcPolicy()
+    assert gc_policy(load_config(None, env={"HEARTH_NODE_GC_FREEZE": "false"})).freeze is False
