@@ -14,7 +14,19 @@ session is gone (the client reconnects and rejoins its channels).
 
 The token is signed (salt ``"longpoll"``, 14 days) with the node's secret and names the
 session; sessions live in this node's memory, so a token from another node or from before a
-restart is simply unknown. A session nobody polls for ``1.5 * longpoll_window`` ends.
+restart is simply unknown. A session nobody polls for ``1.5 * longpoll_window`` ends. A
+``GET`` or ``POST`` whose token names a session that is gone gets ``410`` and no new session:
+phoenix.js then reconnects without a token, and that ``GET`` opens one. phoenix.js ≤ 1.8
+sends the session token as the last ``token=`` of the query (``token=null`` before it has
+one): the handshake never takes it for the socket's own ``token`` param.
+
+Sessions are bounded, in all (``longpoll_max_sessions``) and per client address
+(``longpoll_sessions_per_address``); past either, a new one is refused with HTTP 429 and
+``{"status": 500}``, on which phoenix.js backs off and retries. A ``POST`` is answered once
+its frames are in the session's mailbox, or, while the session and its channels have
+``max_inflight`` frames waiting, once they have handled half: the client sends its next
+batch only then. Bad frames are counted per session, which ends (1008) past
+``max_bad_frames``.
 """
 
 from __future__ import annotations
@@ -30,12 +42,12 @@ import orjson
 from aiohttp import web
 
 from channels import token
-from channels.conn import LongPollConn, metrics
+from channels.conn import CLOSE_POLICY, LongPollConn
 from channels.serializer import BadFrame, Message, decode, decode_binary
 from otp import Pid
 
 from .keys import SECRET
-from .sockets import SocketMount, accept, end_session, origin_allowed, start_session
+from .sockets import BadFrames, SocketMount, accept, end_session, origin_allowed, start_session
 
 __all__ = ["MAX_BATCH", "SALT", "TOKEN_MAX_AGE", "LongPoll"]
 
@@ -48,20 +60,25 @@ MAX_BATCH = 100
 
 _TOKEN_HEADER = "X-Phoenix-Longpoll-Token"
 _HEADERS = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+_GONE = object()
+"""What :meth:`LongPoll._find` returns for a token whose session has ended."""
 
 
 class _Polled:
     """One long-poll session: its connection, its process, and when it was last polled."""
 
-    __slots__ = ("conn", "expiry", "last_poll", "polling", "session", "sid")
+    __slots__ = ("bad", "conn", "expiry", "last_poll", "peer", "polling", "session", "sid")
 
-    def __init__(self, sid: str, conn: LongPollConn, session: Pid, now: float) -> None:
+    def __init__(self, sid: str, conn: LongPollConn, session: Pid, now: float,
+                 peer: str, bad: BadFrames) -> None:
         self.sid = sid
         self.conn = conn
         self.session = session
         self.polling = 0  # GETs in flight; a session being polled never expires
         self.last_poll = now
         self.expiry: asyncio.TimerHandle | None = None
+        self.peer = peer
+        self.bad = bad
 
 
 def _json(data: dict[str, Any]) -> web.Response:
@@ -79,9 +96,30 @@ def _session_token(request: web.Request) -> str | None:
     return values[-1] if values else None
 
 
-def _frames(body: bytes, ndjson: bool, vsn: int, limit: int) -> list[Message]:
-    """The client frames of a POST body; a bad one is logged and skipped, as on a
-    WebSocket. Raises ``ValueError`` for a batch over :data:`MAX_BATCH` frames."""
+def _socket_query(request: web.Request) -> list[tuple[str, str]]:
+    """The query without the long-poll's own session token: the last ``token=`` when there
+    are two, or a lone one that is ``null`` or a long-poll token (phoenix.js appends it)."""
+    query = list(request.query.items())
+    if request.headers.get(_TOKEN_HEADER):
+        return query
+    tokens = [i for i, (key, _) in enumerate(query) if key == "token"]
+    if not tokens:
+        return query
+    last = tokens[-1]
+    value = query[last][1]
+    if len(tokens) == 1 and value not in ("null", "undefined"):
+        try:
+            token.verify(request.app[SECRET], SALT, value)
+        except token.TokenError:
+            return query  # the socket's own token
+    del query[last]
+    return query
+
+
+def _frames(body: bytes, ndjson: bool, vsn: int, limit: int, bad: BadFrames
+            ) -> list[Message]:
+    """The client frames of a POST body; a bad one is counted in ``bad`` and skipped, as
+    on a WebSocket. Raises ``ValueError`` for a batch over :data:`MAX_BATCH` frames."""
     if not ndjson:
         lines = [body]
     else:
@@ -105,9 +143,15 @@ def _frames(body: bytes, ndjson: bool, vsn: int, limit: int) -> list[Message]:
                     raise BadFrame(f"frame over {limit} bytes")
                 frames.append(decode_binary(raw))
         except BadFrame as e:
-            metrics["bad_frames"] += 1
-            log.warning("dropped a bad long-poll frame: %s", e)
+            bad.count(e)
     return frames
+
+
+def _too_many(why: str, peer: str) -> web.Response:
+    log.warning("long-poll session refused for %s: %s", peer, why)
+    return web.Response(body=orjson.dumps({"status": 500, "reason": "too many sessions"}),
+                        status=429, content_type="application/json",
+                        headers={**_HEADERS, "Retry-After": "5"})
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
@@ -132,6 +176,7 @@ class LongPoll:
         self.mount = mount
         self.window = mount.limits.longpoll_window
         self.sessions: dict[str, _Polled] = {}
+        self.by_address: dict[str, int] = {}
         self.closing = False
         self._stopping: set[asyncio.Task[None]] = set()  # held so they are not collected
         # MAX_BATCH frames of max_frame_bytes each would be a memory hazard: bound the body.
@@ -155,11 +200,13 @@ class LongPoll:
         if request.method == "GET":
             if polled is None:
                 return await self._new_session(request)
-            return await self._listen(request, polled)
+            if isinstance(polled, _Polled):
+                return await self._listen(request, polled)
+            return _json({"status": 410})
         if request.method == "POST":
-            if polled is None:
-                return _json({"status": 410})
-            return await self._publish(request, polled)
+            if isinstance(polled, _Polled):
+                return await self._publish(request, polled)
+            return _json({"status": 410})
         return web.Response(status=400, headers=_HEADERS)
 
     async def close(self, _app: web.Application | None = None) -> None:
@@ -174,18 +221,27 @@ class LongPoll:
     async def _new_session(self, request: web.Request) -> web.Response:
         if self.closing:
             return _json({"status": 410})
-        accepted = await accept(request, self.mount, "longpoll")
+        limits = self.mount.limits
+        peer = request.remote or ""
+        if len(self.sessions) >= limits.longpoll_max_sessions:
+            return _too_many(f"{len(self.sessions)} long-poll sessions held", peer)
+        if self.by_address.get(peer, 0) >= limits.longpoll_sessions_per_address:
+            return _too_many(f"{self.by_address[peer]} long-poll sessions from this address",
+                             peer)
+        accepted = await accept(request, self.mount, "longpoll", _socket_query(request))
         if isinstance(accepted, web.Response):
             return _json({"status": 403})  # what phoenix.js understands as "refused"
         vsn, assigns = accepted
-        conn = LongPollConn(vsn, self.mount.limits.outbound_buffer_bytes)
+        conn = LongPollConn(vsn, limits.outbound_buffer_bytes)
         session = await start_session(self.mount, conn, assigns)
         loop = asyncio.get_running_loop()
-        polled = _Polled(secrets.token_urlsafe(16), conn, session, loop.time())
+        polled = _Polled(secrets.token_urlsafe(16), conn, session, loop.time(), peer,
+                         BadFrames(peer, limits.max_bad_frames))
         proc = session._proc
         if proc is None:
             return _json({"status": 403})
         self.sessions[polled.sid] = polled
+        self.by_address[peer] = self.by_address.get(peer, 0) + 1
         polled.expiry = loop.call_later(1.5 * self.window, self._check_expiry, polled)
         # However the session ends, the connection closes; and a closed connection (a slow
         # consumer, say) ends the session.
@@ -194,22 +250,32 @@ class LongPoll:
         signed = token.sign(request.app[SECRET], SALT, polled.sid, max_age=TOKEN_MAX_AGE)
         return _json({"status": 410, "token": signed, "messages": []})
 
-    def _find(self, request: web.Request) -> _Polled | None:
+    def _find(self, request: web.Request) -> _Polled | object | None:
+        """The session the request's token names, :data:`_GONE` if it has ended, or
+        ``None`` when there is no session token (a new session, then)."""
         try:
             sid = token.verify(request.app[SECRET], SALT, _session_token(request))
         except token.TokenError:
             return None
-        return self.sessions.get(sid) if isinstance(sid, str) else None
+        if not isinstance(sid, str):
+            return None
+        return self.sessions.get(sid, _GONE)
 
     def _forget(self, polled: _Polled) -> None:
         if self.sessions.get(polled.sid) is polled:
             del self.sessions[polled.sid]
+            left = self.by_address.get(polled.peer, 0) - 1
+            if left > 0:
+                self.by_address[polled.peer] = left
+            else:
+                self.by_address.pop(polled.peer, None)
         if polled.expiry is not None:
             polled.expiry.cancel()
             polled.expiry = None
 
     def _end(self, polled: _Polled) -> None:
         self._forget(polled)
+        polled.bad.report()
         if polled.session._proc is not None:
             task = asyncio.get_running_loop().create_task(
                 end_session(polled.session, ("shutdown", "closed"))
@@ -256,7 +322,7 @@ class LongPoll:
         if messages:
             return _json({"status": 200, "token": signed, "messages": messages})
         if conn.closed:
-            return await self._new_session(request)  # it ended while we waited: it is gone
+            return _json({"status": 410})  # it ended while we waited: it is gone
         return _json({"status": 204, "token": signed, "messages": []})
 
     async def _publish(self, request: web.Request, polled: _Polled) -> web.Response:
@@ -265,14 +331,20 @@ class LongPoll:
             log.warning("refused a long-poll batch over %d bytes", self.body_limit)
             return _json({"status": 413})
         ndjson = request.content_type == "application/x-ndjson"
+        limits = self.mount.limits
+        conn = polled.conn
         try:
-            frames = _frames(body, ndjson, polled.conn.vsn, self.mount.limits.max_frame_bytes)
+            frames = _frames(body, ndjson, conn.vsn, limits.max_frame_bytes, polled.bad)
         except ValueError as e:
             log.warning("refused a long-poll batch: %s", e)
             return _json({"status": 400})
+        if polled.bad.seen > limits.max_bad_frames:
+            conn.close(CLOSE_POLICY, "too many bad frames")  # and so the session ends
         proc = polled.session._proc
-        if proc is None or polled.conn.closed:
+        if proc is None or conn.closed:
             return _json({"status": 410})
         for frame in frames:
             proc._deliver(frame)
+        if conn.pressing(limits.max_inflight):
+            await conn.drained(limits.max_inflight)
         return _json({"status": 200})

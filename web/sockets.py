@@ -107,9 +107,11 @@ def connect_info(request: web.Request, transport: str) -> ConnectInfo:
 
 
 async def accept(
-    request: web.Request, mount: SocketMount, transport: str
+    request: web.Request, mount: SocketMount, transport: str,
+    query: list[tuple[str, str]] | None = None,
 ) -> tuple[int, dict[str, Any]] | web.Response:
-    """Run the handshake; the serializer version and the assigns, or the refusal."""
+    """Run the handshake; the serializer version and the assigns, or the refusal.
+    ``query`` replaces the request's own (long-poll takes its session token out)."""
     vsn = parse_vsn(request.query.get("vsn"))
     if vsn is None:
         return web.Response(status=400, text="unsupported vsn")
@@ -117,9 +119,7 @@ async def accept(
         log.info("socket refused: origin %r not allowed", request.headers.get("Origin"))
         return web.Response(status=403, text="origin not allowed")
     params: dict[str, str] = {}
-    for key, value in request.query.items():
-        # The first value of a repeated key: long-poll appends its session token= after the
-        # socket's own params, which may have a token of their own.
+    for key, value in request.query.items() if query is None else query:
         if key != "vsn":
             params.setdefault(key, value)
     assigns = await mount.handler.connect(params, connect_info(request, transport))
@@ -146,21 +146,6 @@ async def end_session(session: Pid, reason: Any) -> None:
             await otp.stop(session, reason, timeout=10.0)
         except otp.CallError:
             pass  # it ended on its own meanwhile, or took too long and was left to die
-
-
-def forget_tracebacks(ws: web.WebSocketResponse) -> None:
-    """Drop the tracebacks of the errors ``ws`` keeps (a client that vanished leaves two).
-
-    Their frames refer back to ``ws``: a cycle that holds the whole connection, which only
-    the cyclic collector frees, and a node never collects the connections it froze
-    (``otp.gc_policy``). Without the tracebacks, reference counting frees it all.
-    """
-    error: BaseException | None = ws.exception()
-    for _ in range(8):  # the chain is short; the bound guards against a cycle in it
-        if error is None:
-            return
-        error.__traceback__ = None
-        error = error.__context__ or error.__cause__
 
 
 def forget_tracebacks(ws: web.WebSocketResponse) -> None:
@@ -277,7 +262,6 @@ def websocket_handler(
                     await conn.drained(inflight)
         finally:
             live.discard(conn)
-            forget_tracebacks(ws)
             forget_tracebacks(ws)
             conn.closed = True
             bad.report()

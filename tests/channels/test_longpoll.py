@@ -269,12 +269,17 @@ async def test_a_disconnected_session_is_gone_for_its_poll(serve: Serve) -> None
     old = poller.token
 
     # Whether the poll is already waiting when the session ends or comes after, it gets
-    # 410 and a new session (phoenix.js then reconnects and rejoins).
+    # 410 and no new session: phoenix.js then reconnects without a token, and rejoins.
     waiting = asyncio.ensure_future(poller.get())
     disconnect_socket(names.PUBSUB, "users_socket:ann")
     body = await waiting
+    again = await poller.get()
 
-    assert body["status"] == 410 and body["token"] != old
+    assert body == again == {"status": 410}
+    assert poller.token == old and sessions() == []
+    poller.token = None
+    await poller.open()
+    assert poller.token != old and len(sessions()) == 1
 
 
 async def test_a_session_whose_messages_pile_up_unpolled_ends(serve: Serve) -> None:
@@ -294,3 +299,78 @@ async def test_a_session_whose_messages_pile_up_unpolled_ends(serve: Serve) -> N
     await otp.receive(timeout=WAIT, match=lambda m: type(m) is otp.Down and m.ref is ref)
     assert metrics["slow_consumers_disconnected"] == before + 1
     assert await poller.post(frame(None, "2", "phoenix", "heartbeat", {})) == {"status": 410}
+
+
+class TokenSocket(UserSocket):
+    """Refuses any ``token`` param but ``good``, as a real socket refuses what it cannot
+    verify: a long-poll session token taken for the socket's own would be refused."""
+
+    async def connect(self, params: dict[str, str], info: ConnectInfo) -> dict[str, Any] | None:
+        if "token" in params and params["token"] != "good":
+            return None
+        return {"signed_in": params.get("token") == "good"}
+
+
+async def test_phoenix_js_long_poll_tokens_are_never_taken_for_the_sockets_own(
+    serve: Serve,
+) -> None:
+    server = await serve(handler=TokenSocket())
+    anonymous, signed_in = Poller(server), Poller(server, token="good")
+    # phoenix.js 1.8 sends token=null until it has a session token.
+    anonymous.token = signed_in.token = "null"
+
+    await anonymous.open()
+    await signed_in.open()
+    for session in sessions():
+        otp.exit(session, "kill")
+    gone = [await anonymous.get(), await signed_in.get()]
+
+    assert gone == [{"status": 410}, {"status": 410}]
+    assert sessions() == []
+
+
+async def _open_status(server: Server, peer_params: dict[str, str]) -> tuple[int, Any]:
+    async with server.http.get(server.longpoll_url, params={**peer_params, "vsn": "2.0.0"},
+                               timeout=aiohttp.ClientTimeout(total=WAIT)) as response:
+        return response.status, await response.json()
+
+
+async def test_long_poll_sessions_are_bounded_per_address_and_in_all(serve: Serve) -> None:
+    per_address = await serve(limits=Limits(longpoll_sessions_per_address=3))
+    pollers = [Poller(per_address) for _ in range(3)]
+    for poller in pollers:
+        await poller.open()
+
+    refused = await _open_status(per_address, {})
+    [first, *_] = sessions()
+    ref = otp.monitor(first)
+    otp.exit(first, "kill")
+    await otp.receive(timeout=WAIT, match=lambda m: type(m) is otp.Down and m.ref is ref)
+    allowed = await _open_status(per_address, {})
+
+    assert refused == (429, {"status": 500, "reason": "too many sessions"})
+    assert allowed[0] == 200 and allowed[1]["status"] == 410
+    assert len(sessions()) == 3
+    for session in sessions():
+        otp.exit(session, "kill")
+
+    in_all = await serve(limits=Limits(longpoll_max_sessions=2))
+    assert (await _open_status(in_all, {}))[0] == 200
+    assert (await _open_status(in_all, {}))[0] == 200
+    assert (await _open_status(in_all, {}))[0] == 429
+
+
+async def test_bad_long_poll_frames_past_the_limit_end_the_session(serve: Serve) -> None:
+    server = await serve(limits=Limits(max_bad_frames=2))
+    poller = Poller(server)
+    await poller.open()
+    [session] = sessions()
+    ref = otp.monitor(session)
+
+    first = await poller.post("not json", "nor this")
+    second = await poller.post("still not json")
+
+    assert first == {"status": 200}
+    assert second == {"status": 410}
+    await otp.receive(timeout=WAIT, match=lambda m: type(m) is otp.Down and m.ref is ref)
+    assert await poller.get() == {"status": 410}
