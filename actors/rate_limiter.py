@@ -32,7 +32,11 @@ from actors.repo import Repo
 from otp import GenServer, NoReply, Ok
 from otp.gen_server import table_of
 
-__all__ = ["FLUSH_EVERY", "NAME", "Decision", "RateLimiter"]
+__all__ = ["FLUSH_EVERY", "NAME", "USER_QUOTA", "Decision", "RateLimiter"]
+
+USER_QUOTA = "api.user"
+"""The bucket of a user's quota (``api.rate_limit``): API requests with their tokens, and
+messages posted from their sockets, count against it alike."""
 
 NAME = "hearth.rate_limiter"
 SWEEP_EVERY = 60.0

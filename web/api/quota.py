@@ -22,7 +22,7 @@ import math
 
 from aiohttp import web
 
-from actors.rate_limiter import Decision, RateLimiter
+from actors.rate_limiter import USER_QUOTA, Decision, RateLimiter
 
 from ..keys import CONFIG, USER
 from .auth import api_auth
@@ -31,7 +31,7 @@ from .errors import ApiError
 __all__ = ["ADDRESS_BUCKET", "KEY_BUCKET", "QUOTA", "USER_BUCKET", "add_headers", "count"]
 
 KEY_BUCKET = "api.key"
-USER_BUCKET = "api.user"
+USER_BUCKET = USER_QUOTA
 ADDRESS_BUCKET = "api.address"
 
 QUOTA = web.RequestKey("api_quota", Decision)
