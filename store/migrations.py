@@ -141,4 +141,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "chat: a client-chosen id per message, so a retry is not stored twice",
+        """
+        ALTER TABLE messages ADD COLUMN client_id TEXT;
+        CREATE UNIQUE INDEX messages_client ON messages(room_id, user_id, client_id)
+            WHERE client_id IS NOT NULL;
+        """,
+    ),
 ]
