@@ -13,9 +13,17 @@ Phoenix V2 protocol the load generator speaks, at ``/socket/websocket``:
   ``await ws.send_frame`` to each member in turn; joins, heartbeats and replies answered
   inline. What a careful hand-written server costs, and no more.
 
+``hearth-gc`` is the hearth server with the node's collector policy (``otp.GcPolicy()``, or
+the fields given as JSON in a third argument); ``hearth`` keeps the interpreter's collector,
+its pauses measured alike.
+
 ``GET /bench/stats?gc=1`` answers the server's resident set (after ``gc.collect()`` when
 asked), its process count (hearth) and its open descriptors; with ``fanouts=1`` also the
-timings of the broadcast fan-outs and of the cyclic garbage collector since last asked.
+timings of the broadcast fan-outs and of the cyclic garbage collector since last asked;
+``pauses=1``: the collector's pause histogram since last asked (hearth kinds);
+``types=1``: the tracked objects by type; ``garbage=1``: the cyclic garbage a collection
+finds now, by type; ``frozen_garbage=1``: the same after unfreezing everything (what
+freezing kept from the collector).
 """
 
 from __future__ import annotations
@@ -200,12 +208,35 @@ def aiohttp_app() -> web.Application:
     return app
 
 
+def _garbage() -> dict[str, Any]:
+    """The cyclic garbage a full collection finds now: how many objects, and their types,
+    most common first."""
+    from collections import Counter
+
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        found = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+    return {"objects": sum(found.values()), "types": found.most_common(30)}
+
+
+def _frozen_garbage() -> dict[str, Any]:
+    """Unfreeze everything and collect: what the frozen objects held that was garbage (what
+    freezing kept from the collector), by type. Pauses the server for a full collection."""
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    return {"frozen": frozen, "garbage": _garbage()}
+
+
 # -- serving ------------------------------------------------------------------------------------
 
 
 async def serve(kind: str, host: str) -> None:
     logging.basicConfig(level=logging.WARNING)
-    if kind == "hearth":
+    if kind in ("hearth", "hearth-gc"):
         await hearth_start()
         app = hearth_app()
     elif kind == "aiohttp":
@@ -214,14 +245,32 @@ async def serve(kind: str, host: str) -> None:
         raise SystemExit(f"unknown server kind {kind!r}")
 
     async def stats(request: web.Request) -> web.Response:
+        body: dict[str, Any] = {}
+        if request.query.get("types"):
+            from collections import Counter
+
+            body["types"] = Counter(f"{type(o).__module__}.{type(o).__qualname__}"
+                                    for o in gc.get_objects()).most_common(80)
+        if request.query.get("garbage"):
+            body["garbage"] = _garbage()
         if request.query.get("gc"):
             _gc_manual[0] = True
             try:
-                gc.collect()
+                t0 = time.perf_counter_ns()
+                body["gc_found"] = gc.collect()
+                body["gc_collect_ms"] = (time.perf_counter_ns() - t0) / 1e6
             finally:
                 _gc_manual[0] = False
-        body = {"rss_kb": rss_kb(), "open_fds": len(os.listdir("/proc/self/fd")),
-                **app["counts"]()}
+            body["gc_tracked"] = len(gc.get_objects())
+            body["gc_frozen"] = gc.get_freeze_count()
+        body.update({"rss_kb": rss_kb(), "open_fds": len(os.listdir("/proc/self/fd")),
+                     **app["counts"]()})
+        if request.query.get("pauses"):
+            from otp import gc_stats
+
+            body["pauses"] = gc_stats(reset=True)
+        if request.query.get("frozen_garbage"):
+            body["frozen_garbage"] = _frozen_garbage()
         if request.query.get("fanouts"):
             body["fanouts"] = FANOUTS[:]
             FANOUTS.clear()
@@ -232,6 +281,17 @@ async def serve(kind: str, host: str) -> None:
 
     app.router.add_get("/bench/stats", stats)
     gc.callbacks.append(_gc_watch)
+    if kind.startswith("hearth"):
+        # What the node does once its tree is up: hearth-gc with the node's policy (or the
+        # one given), hearth with the interpreter's collector, its pauses measured alike.
+        from otp import GcPolicy, apply_gc_policy
+
+        given = orjson.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+        if "thresholds" in given and given["thresholds"] is not None:
+            given["thresholds"] = tuple(given["thresholds"])
+        on = GcPolicy(**given) if kind == "hearth-gc" else GcPolicy(freeze=False,
+                                                                    thresholds=None)
+        apply_gc_policy(on)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, 0, backlog=BACKLOG)

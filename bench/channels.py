@@ -36,6 +36,18 @@ on the machine hits both alike. Read the ratios, not the absolute numbers.
 The server's automatic full (generation 2) garbage collections are counted, with the
 longest, while connecting and afterwards.
 
+``--gc`` measures the collector's pauses instead, on two Hearth servers side by side:
+**hearth** with the interpreter's collector and **hearth-gc** with the node's policy
+(``otp.GcPolicy()``, what ``hearth serve`` applies once its tree is up). Each holds 20,000
+connections less what the descriptor limit keeps for the rest (19,872 - 1,100 with a hard
+limit of 20,000), plus 1,000 that are closed and opened again and a chat room of 100. Every
+collection is timed in the server (``otp.gc_stats``) while connecting and during
+``--churn`` seconds of churn, the kinds taking turns: three broadcasts to all, the 1,000
+connections closed and opened again, two seconds of chat. The histogram (<1, 1-5, 5-10,
+10-50, 50-100, >=100 ms) and the longest pause, off against on; then, outside the measured
+part, every frozen object is unfrozen and collected once, which shows the garbage freezing
+kept from the collector (it should be none).
+
 Every process raises RLIMIT_NOFILE to its hard limit. A server holds one descriptor per
 connection, so N is capped by that limit; the run says so when it is. The last line is one
 machine-readable summary.
@@ -60,6 +72,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _loadgen import Control, raise_nofile, stop_workers, worker_main
+
+from otp.gc_policy import BUCKET_NAMES
 
 HOST = "127.0.0.1"
 SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]  # 8 source addresses x ~28k ephemeral ports
@@ -376,6 +390,149 @@ def run(kinds: list[str], n: int, big: int, rounds: int, chat_s: float, chat_rep
     return {s.kind: s.out for s in servers}
 
 
+# -- collector pauses (--gc) ---------------------------------------------------------------------
+
+GC_KINDS = ("hearth", "hearth-gc")
+CHURN = 1_000  # connections closed and opened again in each churn cycle
+
+
+def pauses(s: Server) -> dict[str, Any]:
+    """The server's collector pauses since last asked (``otp.gc_stats``)."""
+    with urllib.request.urlopen(f"http://{HOST}:{s.port}/bench/stats?pauses=1",
+                                timeout=120) as r:
+        stats: dict[str, Any] = json.loads(r.read())["pauses"]
+    return stats
+
+
+def merged(*runs: dict[str, Any]) -> dict[str, Any]:
+    """Pause histograms of several ``pauses`` answers, all generations together."""
+    buckets: dict[str, int] = {}
+    longest = 0.0
+    total = 0.0
+    for run in runs:
+        for g in run["generations"].values():
+            for name, count in g["pauses"].items():
+                buckets[name] = buckets.get(name, 0) + count
+            total += g["total_ms"]
+        longest = max(longest, run["longest_ms"])
+    full = sum(sum(run["generations"]["2"]["pauses"].values()) for run in runs)
+    full_longest = max(run["generations"]["2"]["longest_ms"] for run in runs)
+    return {"buckets": buckets, "longest_ms": longest, "total_ms": total, "full": full,
+            "full_longest_ms": full_longest, "freezes": sum(r.get("freezes", 0) for r in runs),
+            "frozen": runs[-1]["frozen"]}
+
+
+def gc_run(n: int, churn_s: float, n_workers: int) -> dict[str, dict[str, Any]]:
+    """Both kinds hold ``n`` connections; the collector's pauses while connecting and during
+    ``churn_s`` seconds of churn (broadcasts to all, chat, CHURN connections closed and
+    opened again), the kinds taking turns."""
+    servers = [Server(kind) for kind in GC_KINDS]
+    pipes: list[Connection] = []
+    procs: list[Any] = []
+    subscribed: dict[str, list[int]] = {}
+    try:
+        ctx = mp.get_context("fork")
+        for _ in range(n_workers):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(there, HOST, SOURCES), daemon=True)
+            proc.start()
+            there.close()
+            pipes.append(here)
+            procs.append(proc)
+        for p in pipes:
+            p.send(("heartbeats",))
+        shares = split(n, len(pipes))
+        firsts = [sum(shares[:i]) for i in range(len(pipes))]
+        churn = split(CHURN, len(pipes))
+        churn_firsts = [2 * 10**6 + sum(churn[:i]) for i in range(len(pipes))]
+        for s in servers:
+            s.ctrl = Control(HOST, s.port)
+            s.ctrl.join(s.topic("all"))
+            pauses(s)  # counted from here
+            t0 = time.perf_counter()
+            opened = all_of(pipes, [("open", f"{s.kind}:main", s.port, c, [s.topic("all")], f)
+                                    for c, f in zip(shares, firsts, strict=True)], "opened")
+            s.out["connect_s"] = time.perf_counter() - t0
+            subscribed[s.kind] = [x[0] for x in opened]
+            s.out["connected"] = sum(subscribed[s.kind])
+            s.out["connect"] = pauses(s)
+            print(f"  {s.kind}: {s.out['connected']:,} joined in {s.out['connect_s']:.1f}s; "
+                  f"pauses {merged(s.out['connect'])}", flush=True)
+        for s in servers:
+            all_of(pipes, [("open", f"{s.kind}:churn", s.port, c, [s.topic("churn")], f)
+                           for c, f in zip(churn, churn_firsts, strict=True)], "opened")
+        chat(servers, pipes, 2.0, 1)  # opens the chat rooms; their pauses count as churn
+        runs: dict[str, list[dict[str, Any]]] = {s.kind: [] for s in servers}
+        deadline = time.monotonic() + churn_s
+        r = 0
+        while time.monotonic() < deadline:
+            for s in servers:
+                assert s.ctrl is not None
+                for _ in range(3):
+                    r += 1
+                    one_round(s.ctrl, pipes, subscribed[s.kind], s.topic("all"), r)
+                all_of(pipes, [("close", f"{s.kind}:churn")] * len(pipes), "closed")
+                all_of(pipes, [("open", f"{s.kind}:churn", s.port, c, [s.topic("churn")], f)
+                               for c, f in zip(churn, churn_firsts, strict=True)], "opened")
+                start = time.time_ns() + 200_000_000
+                all_of(pipes, [("chat_go", f"{s.kind}:chat", s.topic("chat"), "new_message",
+                                start, 0, start + 2_000_000_000, 1, BODY)] * len(pipes),
+                       "chat")
+            all_of(pipes, [("collect",)] * len(pipes), "collected")  # drop the arrivals
+        for s in servers:
+            runs[s.kind].append(pauses(s))
+            s.out["churn"] = runs[s.kind][-1]
+            # What freezing kept from the collector: every frozen object back under it, one
+            # full collection, the garbage it found (a pause, after the measured part).
+            with urllib.request.urlopen(f"http://{HOST}:{s.port}/bench/stats?frozen_garbage=1",
+                                        timeout=300) as resp:
+                s.out["frozen_garbage"] = json.loads(resp.read())["frozen_garbage"]
+            print(f"  {s.kind}: churn pauses {merged(s.out['churn'])}; frozen garbage "
+                  f"{s.out['frozen_garbage']}", flush=True)
+    finally:
+        stop_workers(pipes, procs)
+        for s in servers:
+            s.stop()
+    return {s.kind: s.out for s in servers}
+
+
+def gc_report(results: dict[str, dict[str, Any]], n: int, hard: int) -> None:
+    """The pause histograms, off against on, and one machine-readable line."""
+    off, on = results["hearth"], results["hearth-gc"]
+    print(f"collector pauses, {n:,} connections held (policy off: the interpreter's collector;"
+          f" on: otp.GcPolicy())")
+    cols = [("connecting", "connect"), ("churn", "churn")]
+    print(f"{'pause':<22}" + "".join(f"{c + ' ' + w:>18}" for c, _ in cols
+                                     for w in ("off", "on")))
+    m = {(k, w): merged(r[k]) for _, k in cols for w, r in (("off", off), ("on", on))}
+    for name in BUCKET_NAMES:
+        print(f"{name:<22}" + "".join(f"{m[(k, w)]['buckets'][name]:>18,}" for _, k in cols
+                                      for w in ("off", "on")))
+    for label, key, fmt in (("longest (ms)", "longest_ms", "{:,.1f}"),
+                            ("full collections", "full", "{:,}"),
+                            ("longest full (ms)", "full_longest_ms", "{:,.1f}"),
+                            ("all pauses (ms)", "total_ms", "{:,.0f}"),
+                            ("freezes", "freezes", "{:,}")):
+        print(f"{label:<22}" + "".join(f"{fmt.format(m[(k, w)][key]):>18}" for _, k in cols
+                                       for w in ("off", "on")))
+    longest_off = max(m[("connect", "off")]["longest_ms"], m[("churn", "off")]["longest_ms"])
+    longest_on = max(m[("connect", "on")]["longest_ms"], m[("churn", "on")]["longest_ms"])
+    garbage = on["frozen_garbage"]["garbage"]
+    print(f"connecting took {off['connect_s']:.1f} s off, {on['connect_s']:.1f} s on; "
+          f"longest pause {longest_off:,.1f} ms off, {longest_on:,.1f} ms on "
+          f"({longest_off / max(longest_on, 1e-9):.0f}x shorter); target 50 ms "
+          f"{'met' if longest_on <= 50 else 'MISSED'}")
+    print(f"frozen objects at the end (on): {on['frozen_garbage']['frozen']:,}, of which "
+          f"garbage kept by freezing: {garbage['objects']:,} {garbage['types'][:5]}")
+    print(" ".join([
+        "channels-gc:", f"n={n}", f"rlimit_nofile={hard}",
+        f"longest_off_ms={longest_off:.1f}", f"longest_on_ms={longest_on:.1f}",
+        f"longest_ratio={longest_off / max(longest_on, 1e-9):.1f}x",
+        f"connect_s_off={off['connect_s']:.1f}", f"connect_s_on={on['connect_s']:.1f}",
+        f"frozen_garbage={garbage['objects']}",
+    ]))
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -385,9 +542,23 @@ def main() -> None:
     parser.add_argument("-n", type=int, help="connections to try (default 50,000)")
     parser.add_argument("--workers", type=int, help="load-generator processes")
     parser.add_argument("--kinds", default=",".join(KINDS), help="hearth,aiohttp")
+    parser.add_argument("--gc", action="store_true",
+                        help="collector pauses at 20,000 connections, policy off and on")
+    parser.add_argument("--churn", type=float, default=60.0,
+                        help="seconds of churn in the --gc run (default 60)")
     args = parser.parse_args()
 
     _soft, hard = raise_nofile()
+    if args.gc:
+        # Each server holds the main connections, the churning ones and a chat room.
+        n = min(args.n or 20_000, hard - FD_RESERVE - CHURN - CHAT_MEMBERS)
+        workers = args.workers or max(2, math.ceil(2 * (n + CHURN + CHAT_MEMBERS) / PER_WORKER))
+        print(f"channels --gc: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+              f"RLIMIT_NOFILE hard limit {hard}: {n:,} connections held (+{CHURN:,} churning,"
+              f" +{CHAT_MEMBERS} chatting) per server, {workers} load-generator processes",
+              flush=True)
+        gc_report(gc_run(n, args.churn, workers), n, hard)
+        return
     wanted = args.n or (2_000 if args.quick else 50_000)
     n = min(wanted, hard - FD_RESERVE)
     big = min(10_000, n)
