@@ -13,9 +13,11 @@ outright loses at most the last :data:`FLUSH_EVERY` seconds of counts. Window en
 clock times for that reason. The process also sweeps expired windows once a minute so idle
 keys do not accumulate.
 
-``hit`` counts an event and says whether it was within the limit; ``check`` only looks. A
-login counts failures: ``check`` before verifying the password, ``hit`` when it was wrong,
-``reset`` when it was right. Buckets and keys are strings.
+``hit`` counts an event and says whether it was within the limit; ``check`` only looks.
+``acquire`` takes a slot in several counters at once, or in none: a login takes its slot per
+account and per address *before* the password is checked, so however many attempts arrive
+together, no more than the limit are ever checked; ``give_back`` returns a slot that should
+not have counted (a right password), ``reset`` forgets a count. Buckets and keys are strings.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import aiosqlite
@@ -136,6 +139,43 @@ class RateLimiter(GenServer):
         table.changed.add((bucket, key))
         return Decision(slot.count <= limit, limit, max(0, limit - slot.count), slot.ends - now,
                         slot.ends)
+
+    @staticmethod
+    def acquire(
+        counters: Sequence[tuple[str, str, int]], window: float, limiter: Any = NAME
+    ) -> list[Decision]:
+        """Count one event in every ``(bucket, key, limit)`` if each is within its limit, or
+        in none; the decisions say which were full (``allowed`` False). Checking and counting
+        happen with no ``await`` between: requests arriving together take distinct slots."""
+        table = _table(limiter)
+        now = time.time()
+        slots = []
+        for bucket, key, _ in counters:
+            slot = table.get((bucket, key))
+            if slot is None or slot.ends <= now:
+                slot = _Window(now + window)
+            slots.append(slot)
+        full = any(slot.count >= limit
+                   for slot, (_, _, limit) in zip(slots, counters, strict=True))
+        decisions = []
+        for slot, (bucket, key, limit) in zip(slots, counters, strict=True):
+            if not full:
+                slot.count += 1
+                table[(bucket, key)] = slot
+                table.changed.add((bucket, key))
+            decisions.append(Decision(not full or slot.count < limit, limit,
+                                      max(0, limit - slot.count), slot.ends - now, slot.ends))
+        return decisions
+
+    @staticmethod
+    def give_back(bucket: str, key: str, limiter: Any = NAME) -> None:
+        """Uncount one event of ``key`` in its current window (an :meth:`acquire` that turned
+        out not to count)."""
+        table = _table(limiter)
+        slot = table.get((bucket, key))
+        if slot is not None and slot.count > 0:
+            slot.count -= 1
+            table.changed.add((bucket, key))
 
     @staticmethod
     def check(bucket: str, key: str, limit: int, window: float, limiter: Any = NAME) -> Decision:

@@ -101,17 +101,10 @@ RESET_ACCOUNT = "reset.account"
 RESET_ADDRESS = "reset.address"
 
 
-def _throttle(
-    counters: tuple[tuple[str, str, int], ...], window: float, count: bool
-) -> None:
-    """Raise :class:`TooManyAttempts` if any counter is over its limit (``count``: this
-    attempt counts too)."""
-    check = RateLimiter.hit if count else RateLimiter.check
-    waits = [
-        decision.reset_after
-        for bucket, key, limit in counters
-        if not (decision := check(bucket, key, limit, window)).allowed
-    ]
+def _throttle(counters: tuple[tuple[str, str, int], ...], window: float) -> None:
+    """Take this attempt's slot in every counter, or raise :class:`TooManyAttempts` (and
+    count it in none) if any is full."""
+    waits = [d.reset_after for d in RateLimiter.acquire(counters, window) if not d.allowed]
     if waits:
         raise TooManyAttempts(max(waits))
 
@@ -215,22 +208,37 @@ class Accounts:
         return None
 
     async def login(self, email: str, password: str, address: str) -> User | None:
-        """:meth:`authenticate`, throttled: failures count per account and per client
-        ``address`` (``auth.login_limit_*``); once either is over its limit the attempt is
-        refused with :class:`TooManyAttempts` before any bcrypt time is spent. Browser and
-        API logins share the counts."""
+        """:meth:`authenticate`, throttled per account and per client ``address``
+        (``auth.login_limit_*``); once either is full the attempt is refused with
+        :class:`TooManyAttempts` without any bcrypt time spent. Browser and API logins share
+        the counts.
+
+        Each attempt takes its slot in both counts before its password is checked, so
+        attempts arriving together cannot all pass the check: at most the limit's number of
+        passwords are checked per window, and the right one sent after them is refused
+        like the rest. An attempt refused at one count takes no slot in the other (a
+        guesser locked out at their address does not lock the account they guess at). A
+        right password gives its slots back: the account's count starts again, and the
+        address keeps only its failures."""
         auth = self.auth
+        account = normalize_email(email)
         counters = (
-            (LOGIN_ACCOUNT, normalize_email(email), auth.login_limit_per_account),
+            (LOGIN_ACCOUNT, account, auth.login_limit_per_account),
             (LOGIN_ADDRESS, address, auth.login_limit_per_address),
         )
-        _throttle(counters, auth.login_limit_window, count=False)
-        user = await self.authenticate(email, password)
-        if user is None:
-            for bucket, key, limit in counters:
-                RateLimiter.hit(bucket, key, limit, auth.login_limit_window)
-            return None
-        RateLimiter.reset(LOGIN_ACCOUNT, counters[0][1])
+        _throttle(counters, auth.login_limit_window)
+        try:
+            user = await self.authenticate(email, password)
+        except Exception:
+            # Not checked (the Repo or the pool was down): not a guess. A cancelled attempt
+            # keeps its slot: its check may be running still, and leaving early must not
+            # buy a guesser more checks.
+            RateLimiter.give_back(LOGIN_ACCOUNT, account)
+            RateLimiter.give_back(LOGIN_ADDRESS, address)
+            raise
+        if user is not None:
+            RateLimiter.reset(LOGIN_ACCOUNT, account)
+            RateLimiter.give_back(LOGIN_ADDRESS, address)
         return user
 
     async def hash_password(self, password: str) -> str:
@@ -296,7 +304,7 @@ class Accounts:
         auth = self.auth
         if address is not None:
             _throttle(((RESET_ADDRESS, address, auth.login_limit_per_address),),
-                      auth.login_limit_window, count=True)
+                      auth.login_limit_window)
         flooded = not RateLimiter.hit(RESET_ACCOUNT, normalize_email(email),
                                       auth.login_limit_per_account,
                                       auth.login_limit_window).allowed

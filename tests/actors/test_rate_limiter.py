@@ -52,3 +52,17 @@ async def test_expired_and_reset_windows_are_not_brought_back(tmp_path: Path) ->
         assert [tuple(row) for row in rows] == []
         assert RateLimiter.check("login.account", "ann@example.com", 5, 3600.0).remaining == 5
         assert RateLimiter.check("api.key", "9", 5, 3600.0).remaining == 5
+
+
+async def test_acquire_counts_in_every_counter_or_in_none(tmp_path: Path) -> None:
+    async with limiter_tree(tmp_path / "db.sqlite"):
+        counters = [("login.account", "ann", 5), ("login.address", "10.0.0.9", 2)]
+        taken = [RateLimiter.acquire(counters, 300.0) for _ in range(3)]
+        account = RateLimiter.check("login.account", "ann", 5, 300.0)
+        RateLimiter.give_back("login.address", "10.0.0.9")
+        again = RateLimiter.acquire(counters, 300.0)
+
+    assert [[d.allowed for d in decisions] for decisions in taken] == [
+        [True, True], [True, True], [True, False]]
+    assert account.remaining == 3  # the refused third took no slot of the account's
+    assert [d.allowed for d in again] == [True, True]

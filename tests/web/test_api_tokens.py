@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from pathlib import Path
 
+import aiohttp
+import bcrypt
 import pytest
 
 from actors.rate_limiter import RateLimiter
@@ -129,6 +132,43 @@ async def test_failed_logins_are_limited_per_address(tmp_path: Path) -> None:
 
         assert refused.status == 429
         assert "Retry-After" in refused.headers
+
+
+async def test_a_burst_of_guesses_checks_only_the_limit_and_others_still_log_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[bytes] = []
+    real_checkpw = bcrypt.checkpw
+
+    def checkpw(password: bytes, hashed: bytes) -> bool:  # runs on the dirty pool's threads
+        checked.append(password)
+        return real_checkpw(password, hashed)
+
+    async with api_node(tmp_path) as node:
+        await node.user("ann@example.com")
+        await node.user("bob@example.com")
+        monkeypatch.setattr(bcrypt, "checkpw", checkpw)
+        token_url = node.url + "/api/v1/auth/token"
+
+        async def post(http: aiohttp.ClientSession, email: str, password: str) -> int:
+            async with http.post(token_url, json={"email": email, "password": password}) as r:
+                return r.status
+
+        # The guesser and Bob are at two addresses of the loopback network.
+        guesser = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            local_addr=("127.0.0.2", 0), limit=0))
+        bob = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=("127.0.0.3", 0)))
+        async with guesser, bob:
+            burst = [post(guesser, "ann@example.com", f"guess number {i}") for i in range(200)]
+            burst.append(post(guesser, "ann@example.com", PASSWORD))
+            *anns, bobs = await asyncio.gather(*burst, post(bob, "bob@example.com", PASSWORD))
+
+    assert bobs == 200
+    # Five checks at most for Ann (auth.login_limit_per_account), whichever came first,
+    # and Bob's own: no more bcrypt work than that, however many arrived.
+    assert len(checked) == 6
+    assert anns.count(429) == 196
+    assert sorted(set(anns) - {429}) in ([401], [200, 401])
 
 
 async def test_browser_and_api_logins_share_one_allowance(tmp_path: Path) -> None:
