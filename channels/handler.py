@@ -12,8 +12,8 @@
         def id(self, assigns):
             return f"users_socket:{assigns['user_id']}" if "user_id" in assigns else None
 
-``disconnect_socket(pubsub, id)`` closes every connection whose ``id`` is that (code 1001,
-so clients reconnect and ``connect`` runs again).
+``disconnect_socket(pubsub, id)`` closes every connection whose ``id`` is that, or one of
+whose ``ids`` is (code 1001, so clients reconnect and ``connect`` runs again).
 """
 
 from __future__ import annotations
@@ -77,6 +77,11 @@ class SocketHandler:
     def id(self, assigns: dict[str, Any]) -> str | None:
         """A name for this connection, so :func:`disconnect_socket` can reach it."""
         return None
+
+    def ids(self, assigns: dict[str, Any]) -> tuple[str, ...]:
+        """Further names for this connection (the credential it came with, say), each
+        reachable by :func:`disconnect_socket` like :meth:`id`."""
+        return ()
 
     def route(self, topic: str) -> type[Channel] | None:
         """The channel class for ``topic``: an exact pattern, or a ``prefix*`` one."""

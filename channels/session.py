@@ -39,8 +39,8 @@ class _Joined(NamedTuple):
 
 
 class _State:
-    __slots__ = ("assigns", "bucket", "by_pid", "channels", "conn", "handler", "limits",
-                 "pubsub", "socket_id")
+    __slots__ = ("aliases", "assigns", "bucket", "by_pid", "channels", "conn", "handler",
+                 "limits", "pubsub", "socket_id")
 
     def __init__(
         self,
@@ -55,6 +55,8 @@ class _State:
         self.handler = handler
         self.assigns = assigns
         self.socket_id = socket_id
+        # Further names (SocketHandler.ids): a disconnect on any of them closes this too.
+        self.aliases = frozenset(handler.ids(assigns))
         self.pubsub = pubsub
         self.limits = limits
         self.channels: dict[str, _Joined] = {}
@@ -91,6 +93,8 @@ class SocketSession(GenServer):
         if socket_id is not None:
             PubSub.subscribe(pubsub, socket_id)
         state = _State(conn, handler, assigns, socket_id, pubsub, limits)
+        for alias in state.aliases:
+            PubSub.subscribe(pubsub, alias)
         conn.backlog = self._backlog
         self._on_exit(_ended)
         return Ok(state)
@@ -129,7 +133,9 @@ class SocketSession(GenServer):
             joined = state.channels.get(msg.topic)
             if joined is not None:  # an intercepted event: the channel decides
                 otp.send(joined.pid, msg)
-            elif msg.topic == state.socket_id and msg.event == "disconnect":
+            elif msg.event == "disconnect" and (
+                msg.topic == state.socket_id or msg.topic in state.aliases
+            ):
                 state.conn.close(CLOSE_GOING_AWAY, "disconnected")
                 return Stop(("shutdown", "disconnected"), state)
             return NoReply(state)
