@@ -4,6 +4,10 @@ The browser holds a random token (inside its encrypted cookie, ``web.session``);
 keeps only its sha256, the user and an expiry, so a stolen database does not sign anyone in
 and a session ends wherever its cookie is once its row is gone. :func:`lookup` is the one
 query a page request makes to know its user.
+
+A session's :func:`ref` (that sha256) names it to things that outlive a request, such as the
+socket tokens a page hands out: :func:`lookup_ref` finds the user while the session lives,
+and nothing once it has ended (logout, a password reset, "log out everywhere").
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from actors.repo import Repo
 
 from .accounts import User
 
-__all__ = ["create", "delete", "delete_all_for_user", "lookup"]
+__all__ = ["create", "delete", "delete_all_for_user", "lookup", "lookup_ref", "ref"]
 
 
 def _hash(token: str) -> str:
@@ -49,11 +53,22 @@ async def create(user_id: int, max_age: float) -> str:
 
 async def lookup(token: str) -> User | None:
     """The user whose live session ``token`` names, or ``None`` (unknown, ended, expired)."""
+    return await lookup_ref(_hash(token))
+
+
+def ref(token: str) -> str:
+    """What names the session ``token`` without signing anyone in: for :func:`lookup_ref`."""
+    return _hash(token)
+
+
+async def lookup_ref(session_ref: str) -> User | None:
+    """The user of the live session :func:`ref` gave ``session_ref`` for, or ``None``
+    (ended, expired, unknown): one lookup by primary key."""
     row = await Repo.fetch_one(
         "SELECT u.id, u.email, u.role, u.display_name, u.created_at, u.updated_at"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id_hash = ? AND s.expires_at > ?",
-        (_hash(token), time.time()),
+        (session_ref, time.time()),
     )
     if row is None:
         return None

@@ -69,12 +69,14 @@ log = logging.getLogger(__name__)
 
 class TokenError(Exception):
     """A token was refused; ``code`` says why (see the module docstring), ``message`` says
-    it to a person."""
+    it to a person; ``revoked_family`` names the login this refusal revoked (a refresh token
+    used twice), so its sockets can be closed too."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, revoked_family: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.revoked_family = revoked_family
 
 
 class Subject(Protocol):
@@ -271,7 +273,8 @@ class Tokens:
                 log.warning("refresh token used twice: revoked token family %s of user %s",
                             family_id, user_id)
                 return TokenError("revoked_token",
-                                  "the refresh token was used already; its login is revoked")
+                                  "the refresh token was used already; its login is revoked",
+                                  revoked_family=family_id)
             if row["expires_at"] <= now:
                 return TokenError("expired_token", "the refresh token has expired")
             await _run(conn, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",

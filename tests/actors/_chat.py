@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.user_socket import UserSocket, socket_token
 from channels.presence import presence_spec
-from contexts import chat
+from contexts import chat, sessions
 from contexts.accounts import Accounts, User
 from contexts.tokens import Tokens
 from hearth.config import AuthConfig
@@ -29,15 +29,20 @@ class Chat:
     accounts: Accounts
     tokens: Tokens
     handler: UserSocket
+    sessions: dict[int, str] = field(default_factory=dict)
+    """Each user's browser session (its token), started when the user is made."""
 
     async def user(self, name: str, role: str = "user") -> User:
-        """A new user called ``name`` (``name@example.com``)."""
-        return await self.accounts.register(f"{name.lower()}@example.com", PASSWORD, name,
+        """A new user called ``name`` (``name@example.com``), signed in in one browser."""
+        user = await self.accounts.register(f"{name.lower()}@example.com", PASSWORD, name,
                                             role=role)
+        self.sessions[user.id] = await sessions.create(user.id, 3600.0)
+        return user
 
     def token(self, user: User) -> dict[str, str]:
-        """Connect params with a socket token for ``user``, as a page renders it."""
-        return {"token": socket_token(SECRET, user.id)}
+        """Connect params with a socket token for ``user``, as a page of their session
+        renders it."""
+        return {"token": socket_token(SECRET, user, self.sessions[user.id])}
 
 
 @asynccontextmanager

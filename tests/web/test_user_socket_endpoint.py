@@ -1,6 +1,7 @@
 """The application's socket as the node serves it at ``/socket``: refusals before the
-upgrade, logging out closing a user's sockets, and the long-poll fallback through the
-node's middlewares."""
+upgrade, logging out closing a user's sockets, page tokens that end with their session, API
+tokens whose revocation closes their sockets, and the long-poll fallback through the node's
+middlewares."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import aiohttp
 import orjson
 import pytest
 
-from actors.user_socket import SALT, socket_token
+from actors.user_socket import SALT
 from channels import token
 from hearth.secrets import load_secret_key
 
+from ._api import Node as ApiNode
+from ._api import api_node
 from ._browser import Browser, Node, running_node
 from .test_pages_auth import NEW_PASSWORD, latest_mail_to, reset_path
 
@@ -24,7 +27,7 @@ WAIT = 5.0
 _TOKEN = re.compile(r'<meta name="socket-token" content="([^"]*)">')
 
 
-def ws_url(node: Node, **params: str) -> str:
+def ws_url(node: Node | ApiNode, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in {**params, "vsn": "2.0.0"}.items())
     return f"{node.url.replace('http', 'ws', 1)}/socket/websocket?{query}"
 
@@ -55,18 +58,43 @@ async def join(ws: aiohttp.ClientWebSocketResponse, topic: str) -> Any:
     return frame[4]
 
 
+async def assert_served(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """The socket still answers a heartbeat."""
+    await ws.send_str('[null,"9","phoenix","heartbeat",{}]')
+    while True:  # presence pushes may come first (others leaving, the state)
+        frame = orjson.loads((await ws.receive(timeout=WAIT)).data)
+        if frame[2] == "phoenix":
+            break
+        assert frame[3] in ("presence_state", "presence_diff"), frame
+    assert frame[1:4] == ["9", "phoenix", "phx_reply"]
+
+
+async def refused_status(http: aiohttp.ClientSession, url: str) -> int:
+    """The HTTP status a connection to ``url`` is refused with."""
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(url)
+    return refused.value.status
+
+
 async def test_a_bad_token_is_refused_before_the_upgrade(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node, aiohttp.ClientSession() as http:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as browser,
+    ):
         secret = load_secret_key(node.config)
-        user = await node.accounts.register("ann@example.com", "correct horse battery", "Ann")
-        expired = token.sign(secret, SALT, user.id, signed_at=1_000_000.0, max_age=60)
+        await browser.register("ann@example.com", "Ann")
+        user = await node.accounts.get_user_by_email("ann@example.com")
+        assert user is not None
+        good = await page_token(browser)
+        # The same token, but made long ago for a minute.
+        expired = token.encrypt(secret, SALT, token.decrypt(secret, SALT, good),
+                                signed_at=1_000_000.0, max_age=60)
 
-        for bad in ("garbage", expired):
-            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-                await http.ws_connect(ws_url(node, token=bad))
-            assert refused.value.status == 403
+        for bad in ("garbage", expired, token.sign(secret, SALT, user.id)):
+            assert await refused_status(http, ws_url(node, token=bad)) == 403
 
-        async with http.ws_connect(ws_url(node, token=socket_token(secret, user.id))) as ws:
+        async with http.ws_connect(ws_url(node, token=good)) as ws:
             assert (await join(ws, f"user:{user.id}"))["status"] == "ok"
         async with http.ws_connect(ws_url(node)) as anonymous:
             reply = await join(anonymous, f"user:{user.id}")
@@ -81,7 +109,109 @@ async def test_the_page_token_is_the_signed_in_users(tmp_path: Path) -> None:
 
         raw = await page_token(browser)
 
-        assert token.verify(load_secret_key(node.config), SALT, raw) == user.id
+        data = token.decrypt(load_secret_key(node.config), SALT, raw)
+        assert (data["u"], data["r"]) == (user.id, "user")
+
+
+# -- page tokens end with their session ------------------------------------------------------
+
+
+async def test_a_page_token_is_refused_once_its_session_logged_out(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+        Browser(node) as phone,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        await phone.log_in("ann@example.com")
+        laptop_token, phone_token = await page_token(laptop), await page_token(phone)
+
+        await laptop.log_out()
+
+        assert await refused_status(http, ws_url(node, token=laptop_token)) == 403
+        # The phone's session is still live: its tab reconnects as before.
+        async with http.ws_connect(ws_url(node, token=phone_token)) as ws:
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+
+async def test_a_page_token_is_refused_after_a_password_reset(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+        Browser(node) as other,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        old = await page_token(laptop)
+
+        await other.get("/password/forgot")
+        await other.post("/password/forgot", {"email": "ann@example.com"})
+        link = reset_path(await latest_mail_to("ann@example.com"))
+        await other.get(link)
+        await other.post(link, {"password": NEW_PASSWORD}, follow=True)
+
+        assert await refused_status(http, ws_url(node, token=old)) == 403
+        async with http.ws_connect(ws_url(node, token=await page_token(other))) as ws:
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+
+async def test_a_page_token_is_refused_after_a_role_change(tmp_path: Path) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        old = await page_token(laptop)
+
+        await node.accounts.set_role("ann@example.com", "moderator")
+
+        assert await refused_status(http, ws_url(node, token=old)) == 403
+        # The page, loaded again, hands out a token for who Ann is now.
+        async with http.ws_connect(ws_url(node, token=await page_token(laptop))) as ws:
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+
+# -- API tokens ------------------------------------------------------------------------------
+
+
+async def test_revoking_an_api_token_closes_the_sockets_opened_with_it(tmp_path: Path) -> None:
+    async with api_node(tmp_path) as node:
+        await node.user("ann@example.com")
+        laptop = (await node.login("ann@example.com"))["access_token"]
+        script = (await node.login("ann@example.com"))["access_token"]
+        revoked = await node.http.ws_connect(ws_url(node, token=laptop))
+        kept = await node.http.ws_connect(ws_url(node, token=script))
+        for ws in (revoked, kept):
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+        answer = await node.request("DELETE", "/api/v1/auth/token", token=laptop)
+
+        assert answer.status == 204
+        assert await closed_with(revoked) == 1001
+        assert await refused_status(node.http, ws_url(node, token=laptop)) == 403
+        # Another login of the same account is another family: its socket stays.
+        await assert_served(kept)
+        await kept.close()
+
+
+async def test_a_spent_refresh_token_used_again_closes_its_logins_sockets(
+    tmp_path: Path,
+) -> None:
+    async with api_node(tmp_path) as node:
+        await node.user("ann@example.com")
+        pair = await node.login("ann@example.com")
+        spent = pair["refresh_token"]
+        fresh = await node.request("POST", "/api/v1/auth/refresh", json={"refresh_token": spent})
+        ws = await node.http.ws_connect(ws_url(node, token=fresh.body["access_token"]))
+        assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+        # Someone else holds the spent token: the whole login is revoked.
+        reuse = await node.request("POST", "/api/v1/auth/refresh", json={"refresh_token": spent})
+
+        assert reuse.status == 401
+        assert await closed_with(ws) == 1001
 
 
 async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: Path) -> None:
@@ -108,13 +238,7 @@ async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: P
         assert await closed_with(ann_phone) == 1001
         # Bob's socket and the anonymous one are still open and served.
         for ws in (bob_tab, anonymous):
-            await ws.send_str('[null,"9","phoenix","heartbeat",{}]')
-            while True:  # presence pushes may come first (Ann's leaves, the state)
-                frame = orjson.loads((await ws.receive(timeout=WAIT)).data)
-                if frame[2] == "phoenix":
-                    break
-                assert frame[3] in ("presence_state", "presence_diff"), frame
-            assert frame[1:4] == ["9", "phoenix", "phx_reply"]
+            await assert_served(ws)
             await ws.close()
 
 

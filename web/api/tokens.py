@@ -14,6 +14,7 @@ import math
 
 from aiohttp import web
 
+from actors.user_socket import disconnect_token_family
 from contexts.accounts import MAX_EMAIL, TooManyAttempts
 from contexts.tokens import TokenError
 
@@ -55,16 +56,19 @@ async def refresh(request: web.Request) -> web.Response:
     try:
         pair = await request.app[TOKENS].refresh(token, request.app[ACCOUNTS].get_user)
     except TokenError as e:
+        if e.revoked_family is not None:
+            disconnect_token_family(e.revoked_family)
         raise unauthorized(Refusal(e.code, e.message)) from None
     return json_response(pair.to_json())
 
 
 async def revoke(request: web.Request) -> web.Response:
     """Log out: the caller's access token, and the refresh token of the same login, stop
-    working. 204."""
+    working, and the sockets opened with that login's access tokens close. 204."""
     token = api_auth(request).token
     if token is None:
         raise ApiError(403, "forbidden",
                        "only a Bearer token's login can end; revoke an API key instead")
     await request.app[TOKENS].revoke_family(token.family_id)
+    disconnect_token_family(token.family_id)
     return web.Response(status=204, headers={"Cache-Control": "no-store"})

@@ -18,7 +18,7 @@ from contexts import chat
 from contexts.validation import ValidationError
 
 from ..keys import SECRET
-from ..session import current_user, flash
+from ..session import SESSION, current_user, flash
 from .forms import text
 
 __all__ = ["create", "index", "show"]
@@ -52,7 +52,8 @@ async def show(request: web.Request) -> web.Response:
         )
     user = current_user(request)
     messages = await chat.last_messages(room.id, chat.HISTORY)
-    token = socket_token(request.app[SECRET], user.id) if user is not None else None
+    session = request[SESSION].token
+    token = socket_token(request.app[SECRET], user, session) if user and session else None
     return aiohttp_jinja2.render_template(
         "room_show.html", request,
         {"room": room, "messages": messages, "socket_token": token, "max_body": chat.MAX_BODY},
