@@ -6,11 +6,16 @@ Anyone may join a room that exists, signed in or not, and read it; only a signed
 - join: ``{"messages": [...]}``, the room's last :data:`~contexts.chat.HISTORY` messages,
   oldest first, each ``{"id", "body", "author": {"id", "display_name"}, "inserted_at"}``;
   or the error ``{"reason": "no such room"}``.
-- ``new_message`` ``{"body": text}``: stored first (the Repo's commit is awaited); then
-  broadcast as ``new_message`` (the stored message, with its id, author and time) to every
-  socket in the room, the sender's too, and answered ``ok`` ``{"id": id}``. A body that
-  breaks the rules is answered ``error`` ``{"reason": "invalid", "errors": {"body": [...]}}``
-  and goes nowhere; an anonymous socket gets ``error`` ``{"reason": "sign in to post"}``.
+- ``new_message`` ``{"body": text, "client_id": optional}``: stored first (the Repo's
+  commit is awaited); then broadcast as ``new_message`` (the stored message, with its id,
+  author, time and ``client_id`` if it had one) to every socket in the room, the sender's
+  too, and answered ``ok`` ``{"id": id}``. A retry with a ``client_id`` already stored in
+  the room by the same user stores and broadcasts nothing and is answered ``ok`` with the
+  stored message's id. A body that breaks the rules is answered ``error``
+  ``{"reason": "invalid", "errors": {"body": [...]}}`` and goes nowhere; an anonymous
+  socket gets ``error`` ``{"reason": "sign in to post"}``. Posting counts against the
+  user's API quota (``api.rate_limit``, when the socket was given one): past it,
+  ``error`` ``{"reason": "rate_limited"}``.
 - ``typing`` ``{}``: broadcast as ``typing`` ``{"user": {"id", "display_name"}}`` to every
   socket in the room but the sender's; no reply (as in the seed). Anonymous: the same error.
 
@@ -38,11 +43,14 @@ from contexts.validation import ValidationError
 from hearth.names import PRESENCE, PUBSUB
 from otp import NoReply, PubSub, Reply
 
+from .rate_limiter import USER_QUOTA, RateLimiter
+
 __all__ = ["PREFIX", "RoomChannel", "announce"]
 
 PREFIX = "room:"
 
 SIGN_IN = {"reason": "sign in to post"}
+RATE_LIMITED = {"reason": "rate_limited"}
 STATUSES = ("online", "away")
 AFTER_JOIN = "after_join"
 
@@ -95,12 +103,17 @@ class RoomChannel(Channel):
         user_id = socket.assigns.get("user_id")
         if user_id is None:
             return Reply(("error", SIGN_IN), socket)
-        body = payload.get("body") if isinstance(payload, dict) else None
+        quota = socket.assigns.get("post_quota")
+        if quota is not None and not RateLimiter.hit(USER_QUOTA, str(user_id), *quota).allowed:
+            return Reply(("error", RATE_LIMITED), socket)
+        fields = payload if isinstance(payload, dict) else {}
         try:
-            message = await chat.post_message(socket.assigns["room_id"], user_id, body)
+            message = await chat.post_message(socket.assigns["room_id"], user_id,
+                                              fields.get("body"), fields.get("client_id"))
         except ValidationError as e:
             return Reply(("error", {"reason": "invalid", "errors": e.errors}), socket)
-        broadcast(socket, "new_message", message.to_json())
+        if not message.replay:
+            broadcast(socket, "new_message", message.to_json())
         return Reply(("ok", {"id": message.id}), socket)
 
     async def _set_status(self, payload: Any, socket: Socket) -> Any:

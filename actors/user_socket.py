@@ -100,10 +100,13 @@ class UserSocket(SocketHandler):
 
     channels = [(f"{ROOM}*", RoomChannel), (f"{USER}*", UserChannel), (POSTS, PostsChannel)]
 
-    def __init__(self, secret: bytes, tokens: Tokens, accounts: Accounts) -> None:
+    def __init__(self, secret: bytes, tokens: Tokens, accounts: Accounts,
+                 post_quota: tuple[int, float] | None = None) -> None:
         self.secret = secret
         self.tokens = tokens
         self.accounts = accounts
+        # (limit, window) of the users' API quota, which posting from a socket spends too.
+        self.post_quota = post_quota
 
     async def connect(self, params: dict[str, str], info: ConnectInfo) -> dict[str, Any] | None:
         raw = params.get("token") or info.auth_token
@@ -120,7 +123,7 @@ class UserSocket(SocketHandler):
             if user is None:
                 log.info("socket refused: socket token of an ended session or another role")
                 return None
-            return _assigns(user)
+            return {**_assigns(user), "post_quota": self.post_quota}
         # Not a socket token: perhaps an API access token.
         try:
             access = await self.tokens.verify(raw)
@@ -130,7 +133,8 @@ class UserSocket(SocketHandler):
         user = await self.accounts.get_user(access.user_id)
         if user is None:
             return None
-        return {**_assigns(user), "token_family": access.family_id}
+        return {**_assigns(user), "post_quota": self.post_quota,
+                "token_family": access.family_id}
 
     def id(self, assigns: dict[str, Any]) -> str | None:
         user_id = assigns.get("user_id")

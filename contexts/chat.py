@@ -20,7 +20,7 @@ import re
 import sqlite3
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +92,9 @@ class ChatMessage:
     author_name: str | None
     body: str
     created_at: float
+    client_id: str | None = None
+    # Found stored already under its client_id, by a retry (see post_message).
+    replay: bool = field(default=False, compare=False)
 
     @property
     def inserted_at(self) -> str:
@@ -106,8 +109,11 @@ class ChatMessage:
             None if self.user_id is None
             else {"id": self.user_id, "display_name": self.author_name}
         )
-        return {"id": self.id, "body": self.body, "author": author,
-                "inserted_at": self.inserted_at}
+        shaped = {"id": self.id, "body": self.body, "author": author,
+                  "inserted_at": self.inserted_at}
+        if self.client_id is not None:
+            shaped["client_id"] = self.client_id
+        return shaped
 
 
 # -- rooms -------------------------------------------------------------------------------------
@@ -198,14 +204,14 @@ def _name_errors(name: str) -> list[str]:
 # -- messages ----------------------------------------------------------------------------------
 
 _MESSAGE = (
-    "SELECT m.id, m.room_id, m.user_id, u.display_name AS author_name, m.body, m.created_at"
-    " FROM messages m LEFT JOIN users u ON u.id = m.user_id"
+    "SELECT m.id, m.room_id, m.user_id, u.display_name AS author_name, m.body, m.created_at,"
+    " m.client_id FROM messages m LEFT JOIN users u ON u.id = m.user_id"
 )
 
 
 def _message(row: Row) -> ChatMessage:
     return ChatMessage(row["id"], row["room_id"], row["user_id"], row["author_name"],
-                       row["body"], row["created_at"])
+                       row["body"], row["created_at"], row["client_id"])
 
 
 async def last_messages(room_id: int, limit: int = HISTORY, repo: Any = REPO) -> list[ChatMessage]:
@@ -237,21 +243,42 @@ async def count_messages(room_id: int, repo: Any = REPO) -> int:
     return int(row[0]) if row is not None else 0
 
 
-async def post_message(room_id: int, user_id: int, body: Any, repo: Any = REPO) -> ChatMessage:
+async def post_message(
+    room_id: int, user_id: int, body: Any, client_id: Any = None, repo: Any = REPO
+) -> ChatMessage:
     """Store a message by ``user_id`` in the room; returns it once committed. Raises
-    :class:`ValidationError` for a bad body, a room or a user that does not exist."""
+    :class:`ValidationError` for a bad body or ``client_id``, a room or a user that does not
+    exist.
+
+    ``client_id`` (optional, 1 to 64 letters, digits, ``-`` or ``_``) is the sender's own
+    name for the message: posting again with the same one, in the same room, stores nothing
+    and returns the message stored the first time, with ``replay`` set (it was broadcast
+    then), so a client whose reply was lost can retry without the message appearing twice."""
     text = body.strip() if isinstance(body, str) else ""
-    errors = _body_errors(text)
+    errors = {}
+    if body_errors := _body_errors(text):
+        errors["body"] = body_errors
+    if client_id is not None and not _valid_client_id(client_id):
+        errors["client_id"] = ["must be 1 to 64 letters, digits, - or _"]
     if errors:
-        raise ValidationError({"body": errors})
+        raise ValidationError(errors)
     now = time.time()
 
     async def insert(conn: aiosqlite.Connection) -> ChatMessage:
         # The author's name is read in the same transaction: one trip to the Repo.
+        if client_id is not None:
+            async with conn.execute(
+                f"{_MESSAGE} WHERE m.room_id = ? AND m.user_id = ? AND m.client_id = ?",
+                (room_id, user_id, client_id),
+            ) as found:
+                stored = await found.fetchone()
+            if stored is not None:
+                return replace(_message(stored), replay=True)
         try:
             cur = await conn.execute(
-                "INSERT INTO messages (room_id, user_id, body, created_at) VALUES (?, ?, ?, ?)",
-                (room_id, user_id, text, now),
+                "INSERT INTO messages (room_id, user_id, body, created_at, client_id)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (room_id, user_id, text, now, client_id),
             )
         except sqlite3.IntegrityError:
             raise await _missing(conn, room_id, user_id) from None
@@ -262,6 +289,11 @@ async def post_message(room_id: int, user_id: int, body: Any, repo: Any = REPO) 
 
     # An exception in insert rolls the transaction back and reaches us here.
     return await Repo.transaction(insert, repo=repo)
+
+
+def _valid_client_id(value: Any) -> bool:
+    return (isinstance(value, str) and 1 <= len(value) <= 64
+            and all(c.isascii() and (c.isalnum() or c in "-_") for c in value))
 
 
 async def _missing(conn: aiosqlite.Connection, room_id: int, user_id: int) -> ValidationError:

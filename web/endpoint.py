@@ -56,7 +56,8 @@ def build_app(config: Config) -> web.Application:
     api.setup(app)
     add_routes(app.router)
     limits, origins = channel_limits(config.channels)
-    handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS])
+    handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS],
+                         (config.api.rate_limit, config.api.rate_limit_window))
     mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
     return app
 

@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 import otp
+from actors.rate_limiter import USER_QUOTA, RateLimiter
 from actors.repo import Repo
+from actors.user_socket import UserSocket
 from channels.client import JoinError
 from channels.testing import ChannelCase
 from contexts import chat
 from hearth import names
 from otp import GenServer, NoReply, Ok, PubSub, Reply
 
-from ._chat import chat_store
+from ._chat import SECRET, chat_store
 from ._tree import rows
 
 
@@ -193,3 +195,53 @@ async def test_an_unknown_event_is_answered_with_an_error(
 
         await channel_case.assert_reply(channel_case.push(room, "shout", {}), "error",
                                         {"reason": "unknown event 'shout'"})
+
+
+async def test_a_retry_with_the_same_client_id_is_stored_and_broadcast_once(
+    tmp_path: Path, channel_case: ChannelCase
+) -> None:
+    async with chat_store(tmp_path) as store:
+        ann = await store.user("Ann")
+        socket = await channel_case.connect(store.handler, store.token(ann))
+        _, room = await channel_case.subscribe_and_join(socket, "room:lobby")
+        sent = {"body": "only once", "client_id": "tab1-42"}
+
+        first = await channel_case.assert_reply(channel_case.push(room, "new_message", sent),
+                                                "ok")
+        broadcast = await channel_case.assert_broadcast("new_message")
+        retry = await channel_case.assert_reply(channel_case.push(room, "new_message", sent),
+                                                "ok")
+        other = await channel_case.assert_reply(
+            channel_case.push(room, "new_message", {"body": "only once", "client_id": "b"}),
+            "ok")
+        await channel_case.assert_broadcast("new_message", {"id": other["id"]})
+
+        assert retry == first and other != first
+        assert broadcast["client_id"] == "tab1-42" and broadcast["id"] == first["id"]
+        channel_case.refute_broadcast("new_message", {"id": first["id"]})
+        stored = await rows("SELECT body, client_id FROM messages ORDER BY id")
+        assert stored == [{"body": "only once", "client_id": "tab1-42"},
+                          {"body": "only once", "client_id": "b"}]
+        bad = channel_case.push(room, "new_message", {"body": "x", "client_id": "no spaces"})
+        await channel_case.assert_reply(bad, "error", {
+            "reason": "invalid", "errors": {"client_id": ["must be 1 to 64 letters, digits, - "
+                                                          "or _"]}})
+
+
+async def test_posting_from_a_socket_spends_the_users_api_quota(
+    tmp_path: Path, channel_case: ChannelCase
+) -> None:
+    async with chat_store(tmp_path) as store:
+        ann = await store.user("Ann")
+        handler = UserSocket(SECRET, store.tokens, store.accounts, post_quota=(3, 3600.0))
+        # One API request already counted against Ann's quota, as the API counts it.
+        RateLimiter.hit(USER_QUOTA, str(ann.id), 3, 3600.0)
+        socket = await channel_case.connect(handler, store.token(ann))
+        _, room = await channel_case.join(socket, "room:lobby")
+
+        replies = [await channel_case.assert_reply(
+            channel_case.push(room, "new_message", {"body": f"m{n}"}), status)
+            for n, status in enumerate(["ok", "ok", "error"])]
+
+        assert replies[2] == {"reason": "rate_limited"}
+        assert [r["body"] for r in await rows("SELECT body FROM messages")] == ["m0", "m1"]
