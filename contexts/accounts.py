@@ -19,12 +19,14 @@ and every character of a long password counts. Hashing and checking run on the d
 (:func:`otp.run_dirty`): at cost 12 one takes about a quarter of a second, and on the event
 loop it would stall every connection of the node.
 
-Logging in and asking for a reset never tell a caller whether an email is registered
-(registering does, as it must refuse a taken one): ``authenticate`` checks an unknown email's
-password against a dummy hash of the same cost, and ``request_password_reset`` answers the
-same way, after as many trips to the Repo, for every address. A reset token is 32 random
-bytes, sent in the mail (the outbox keeps the mail until it is sent); ``password_resets``
-keeps only its SHA-256.
+Signing up, logging in and asking for a reset never tell a caller whether an email is
+registered: ``sign_up`` answers a taken address as it answers a new one and mails the
+account's owner instead (as phx.gen.auth does), after the same bcrypt work and as many trips
+to the Repo; ``authenticate`` checks an unknown email's password against a dummy hash of the
+same cost; and ``request_password_reset`` answers the same way, after as many trips to the
+Repo, for every address. (``register``, for operators, does say "has already been taken".)
+A reset token is 32 random bytes, sent in the mail (the outbox keeps the mail until it is
+sent); ``password_resets`` keeps only its SHA-256.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ LOGIN_ACCOUNT = "login.account"
 LOGIN_ADDRESS = "login.address"
 RESET_ACCOUNT = "reset.account"
 RESET_ADDRESS = "reset.address"
+SIGN_UP_ACCOUNT = "sign_up.account"
 
 
 def _throttle(counters: tuple[tuple[str, str, int], ...], window: float) -> None:
@@ -194,6 +197,50 @@ class Accounts:
         except sqlite3.IntegrityError:
             # Someone registered the same address between the check and the insert.
             raise ValidationError({"email": [TAKEN]}) from None
+
+    async def sign_up(
+        self, email: str, password: str, display_name: str, base_url: str
+    ) -> None:
+        """Register from a public form without telling whether ``email`` has an account:
+        raises :class:`ValidationError` for bad fields (never "has already been taken"),
+        else returns the same for a new address (the account is made, and welcomed by mail)
+        and for a taken one (its owner is mailed that someone tried, with links to log in
+        and to reset the password, under ``base_url``). Nobody is signed in: the caller
+        sends both to the login page.
+
+        Both take a bcrypt hash, a write and a mail. At most ``auth.login_limit_per_account``
+        mails per address go out per ``auth.login_limit_window``, so the form cannot flood
+        an inbox; the answer stays the same."""
+        email, display_name = email.strip(), display_name.strip()
+        errors: dict[str, list[str]] = {}
+        _add(errors, "email", _email_errors(email))
+        _add(errors, "password", _password_errors(password))
+        _add(errors, "display_name", _display_name_errors(display_name))
+        if errors:
+            raise ValidationError(errors)
+        password_hash = await self.hash_password(password)
+        now = self.clock()
+        try:
+            user = await Repo.transaction(
+                lambda conn: insert_user(conn, email=email, password_hash=password_hash,
+                                         display_name=display_name, role="user", now=now),
+                repo=self.repo,
+            )
+        except sqlite3.IntegrityError:
+            user = None
+        auth = self.auth
+        flooded = not RateLimiter.hit(SIGN_UP_ACCOUNT, normalize_email(email),
+                                      auth.login_limit_per_account,
+                                      auth.login_limit_window).allowed
+        if user is not None:
+            to, (subject, body) = user.email, _welcome_mail(user.display_name, base_url)
+        else:
+            row = await self._user_row(email)
+            if row is None:  # deleted since the insert failed: nobody to tell
+                return
+            to, (subject, body) = row["email"], _taken_mail(row["display_name"], base_url)
+        if not flooded:
+            await Mailer.deliver(to, subject, body, mailer=self.mailer)
 
     async def authenticate(self, email: str, password: str) -> User | None:
         """The user whose email and password these are, else ``None``; as slow for an
@@ -488,6 +535,29 @@ def _usable(reset: Row | None, token_hash: str, now: float) -> bool:
 
 async def _no_mail(conn: aiosqlite.Connection) -> None:
     await conn.execute("SELECT 1 FROM outbox WHERE id = -1")
+
+
+def _welcome_mail(name: str, base_url: str) -> tuple[str, str]:
+    body = (
+        f"Hello {name},\n\n"
+        "Your Hearth account is ready. Log in with this address and the password you chose:\n\n"
+        f"{base_url}/login\n\n"
+        "If you did not register, ignore this mail.\n"
+    )
+    return "Welcome to Hearth", body
+
+
+def _taken_mail(name: str, base_url: str) -> tuple[str, str]:
+    body = (
+        f"Hello {name},\n\n"
+        "Someone, perhaps you, tried to register a new Hearth account with this address.\n"
+        "You have one already; no other was made. Log in here:\n\n"
+        f"{base_url}/login\n\n"
+        "If you have forgotten your password, choose a new one here:\n\n"
+        f"{base_url}/password/forgot\n\n"
+        "If it was not you, ignore this mail: nothing has changed.\n"
+    )
+    return "Your Hearth account", body
 
 
 def _reset_mail(name: str, link: str, ttl: float) -> tuple[str, str]:

@@ -197,3 +197,31 @@ async def test_set_role_changes_the_role_and_refuses_unknown_ones(tmp_path: Path
     assert bad_role.value.errors == {"role": ["should be one of user, moderator, admin"]}
     assert nobody.value.errors == {"email": ["does not belong to any user"]}
     assert users == [promoted, bob]
+
+
+async def test_signing_up_a_taken_email_mails_its_owner_a_few_times_at_most(
+    tmp_path: Path,
+) -> None:
+    auth = AuthConfig(bcrypt_cost=4, login_limit_per_account=3)
+    async with store_tree(tmp_path / "hearth.db"):
+        await Accounts(auth).sign_up("ann@example.com", PASSWORD, "Ann", "https://hearth.test")
+        for i in range(5):  # each answered as a new address would be: without an error
+            await Accounts(auth).sign_up("ANN@example.com", f"guess number {i}", "Mallory",
+                                         "https://hearth.test")
+        users = await rows("SELECT email, display_name FROM users")
+        mail = await rows("SELECT recipient, subject FROM outbox ORDER BY id")
+
+    assert users == [{"email": "ann@example.com", "display_name": "Ann"}]
+    # The welcome, then two of the five attempts: auth.login_limit_per_account in all.
+    assert mail == [{"recipient": "ann@example.com", "subject": "Welcome to Hearth"}] + [
+        {"recipient": "ann@example.com", "subject": "Your Hearth account"}] * 2
+
+
+async def test_signing_up_never_says_an_email_is_taken(tmp_path: Path) -> None:
+    async with store_tree(tmp_path / "hearth.db"):
+        await accounts().sign_up("ann@example.com", PASSWORD, "Ann", "https://hearth.test")
+        with pytest.raises(ValidationError) as caught:
+            await accounts().sign_up("ann@example.com", "short", "", "https://hearth.test")
+
+    assert caught.value.errors == {"password": ["should be at least 12 characters"],
+                                   "display_name": ["can't be blank"]}

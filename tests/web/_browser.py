@@ -182,13 +182,14 @@ class Browser:
     async def register(
         self, email: str, display_name: str = "", password: str = PASSWORD
     ) -> Page:
+        """Register ``email`` and log in with it, as a new user does; the page after."""
         await self.get("/register")
-        return await self.post(
+        await self.post(
             "/register",
             {"email": email, "display_name": display_name or email.split("@")[0],
              "password": password},
-            follow=True,
         )
+        return await self.log_in(email, password)
 
     async def log_in(self, email: str, password: str = PASSWORD, *, follow: bool = True) -> Page:
         await self.get("/login")

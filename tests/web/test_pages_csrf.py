@@ -100,7 +100,7 @@ async def test_a_post_from_this_origin_passes(tmp_path: Path) -> None:
             "/register", ALICE, headers={"Origin": node.url, "Referer": node.url + "/register"}
         )
 
-        assert (page.status, page.location) == (303, "/")
+        assert (page.status, page.location) == (303, "/login")
         assert await user_count() == 1
 
 
