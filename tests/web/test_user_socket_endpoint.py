@@ -135,6 +135,30 @@ async def test_a_page_token_is_refused_once_its_session_logged_out(tmp_path: Pat
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
 
+async def test_logging_out_everywhere_else_closes_the_other_sessions_sockets(
+    tmp_path: Path,
+) -> None:
+    async with (
+        running_node(tmp_path) as node,
+        aiohttp.ClientSession() as http,
+        Browser(node) as laptop,
+        Browser(node) as phone,
+    ):
+        await laptop.register("ann@example.com", "Ann")
+        await phone.log_in("ann@example.com")
+        phone_token = await page_token(phone)
+        phone_tab = await http.ws_connect(ws_url(node, token=phone_token))
+        assert (await join(phone_tab, "room:lobby"))["status"] == "ok"
+
+        await laptop.get("/account")
+        await laptop.post("/account/sessions/end", follow=True)
+
+        assert await closed_with(phone_tab) == 1001
+        assert await refused_status(http, ws_url(node, token=phone_token)) == 403
+        async with http.ws_connect(ws_url(node, token=await page_token(laptop))) as ws:
+            assert (await join(ws, "room:lobby"))["status"] == "ok"
+
+
 async def test_a_page_token_is_refused_after_a_password_reset(tmp_path: Path) -> None:
     async with (
         running_node(tmp_path) as node,
