@@ -1,11 +1,12 @@
 """``/api/v1/auth/token`` and ``/api/v1/auth/refresh``: logging in and staying logged in.
 
 A login is throttled as a browser login is (``auth.login_limit_*``), in the same RateLimiter
-buckets (``web.pages.login``), so a guesser gets one allowance across both doors: failed
-attempts count per account and per client address, and once either is over its limit the
-endpoint answers 429 with ``Retry-After`` until the window ends, without checking the
-password. A success clears the account's count, not the address's: a client that owns one
-account must not be able to wipe its record of guesses at others.
+buckets (``web.pages.login``), so a guesser gets one allowance across both doors: attempts
+count per account and per client address, each before its password is checked (so requests
+arriving together cannot all be checked), and once either is full the endpoint answers 429
+with ``Retry-After`` until the window ends, without checking the password. A success clears
+the account's count, not the address's failures: a client that owns one account must not be
+able to wipe its record of guesses at others.
 """
 
 from __future__ import annotations

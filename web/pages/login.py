@@ -1,9 +1,10 @@
 """Logging in and out, with failed logins limited per account and per address.
 
-The limits (``auth.login_limit_*``) count failures in the RateLimiter: a login over either
-limit is refused before the password is looked at, so a guesser spends no bcrypt time; a
-success clears the account's count (not the address's: one right password must not buy an
-address another round of guesses at other accounts).
+The limits (``auth.login_limit_*``) are kept by ``Accounts.login`` in the RateLimiter: each
+attempt takes its slot before its password is checked, so a burst checks no more than the
+limit and the rest are refused (429) without any bcrypt time; a success clears the account's
+count and gives back its own slot of the address's (only failures stay counted there: one
+right password must not buy an address another round of guesses at other accounts).
 
 Logging out also closes the user's sockets (``actors.user_socket.disconnect_user``), in every
 tab: each reconnects, and its ``connect`` decides afresh.
