@@ -81,6 +81,8 @@ class ServedNode:
     database: Path
     log: list[str] = field(default_factory=list)
     admin: aiohttp.ClientSession | None = None
+    kill_unanswered: bool = False
+    """Whether the last kill request was cut off before its answer."""
 
     @property
     def ws_url(self) -> str:
@@ -129,7 +131,8 @@ class ServedNode:
         try:
             answer = await self._admin("POST", "kill", {"target": pid, "reason": "kill"})
         except aiohttp.ServerDisconnectedError:
-            # Killing hearth.endpoint ends the request that asked: no answer comes back.
+            # Killing hearth.endpoint may end the request that asked: no answer comes back.
+            self.kill_unanswered = True
             return pid
         assert answer["killed"] == pid, answer
         return pid

@@ -119,6 +119,8 @@ class Lobby:
     api_token: str
     probes: int = 0
     probe_errors: list[str] = field(default_factory=list)
+    acked: dict[int, str] = field(default_factory=dict)
+    """The probes the API stored (201): id -> body."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _load: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -148,7 +150,9 @@ class Lobby:
                                      json={"body": body},
                                      headers={"Authorization": f"Bearer {self.api_token}"}
                                      ) as r:
-                if r.status != 201:
+                if r.status == 201:
+                    self.acked[(await r.json())["id"]] = body
+                else:
                     self.probe_errors.append(f"{r.status} {await r.text()}")
         except aiohttp.ClientError as e:
             self.probe_errors.append(repr(e))
@@ -188,14 +192,17 @@ async def _user_id(node: ServedNode, email: str) -> int:
 
 
 async def _sign_in(node: ServedNode, user: str, first: bool) -> tuple[str | None, str]:
-    """Register (first tab) or log in through the pages; the session cookie and the room
-    page's socket token. The browser is closed after: its idle keep-alive connection would
+    """Register (first tab), then log in through the pages; the session cookie and the room
+    page's socket token. Each browser is closed after: its idle keep-alive connection would
     otherwise count among the node's descriptors."""
+    email = f"{user}@example.com"
+    if first:
+        async with Browser(PageNode(node.url, node.config)) as browser:
+            page = await browser.register(email, user.capitalize())
+            assert page.status == 200, f"{user} could not register: {page.text[:500]}"
     async with Browser(PageNode(node.url, node.config)) as browser:
-        email = f"{user}@example.com"
-        page = await (browser.register(email, user.capitalize()) if first
-                      else browser.log_in(email))
-        assert page.user == user.capitalize(), f"{user} could not sign in: {page.text[:500]}"
+        page = await browser.log_in(email)
+        assert page.user == user.capitalize(), f"{user} could not log in: {page.text[:500]}"
         return browser.cookie, await page_token(browser)
 
 

@@ -60,10 +60,14 @@ then 2 s more if that fails."""
 EXIT = SHUTDOWN_TIMEOUT + 5.0
 """Seconds SIGTERM gets: the shutdown time, and interpreter start-up and teardown."""
 BASELINE_SAMPLES = 10
+PROBE_PACE = 0.1
+"""Seconds between messages posted through the API while waiting for everyone to get one."""
 
 
-async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float) -> bool:
-    """Poll ``condition`` until it holds (True) or ``within`` seconds pass (False)."""
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float,
+                     pace: float = 0.02) -> bool:
+    """Poll ``condition`` every ``pace`` seconds until it holds (True) or ``within`` seconds
+    pass (False)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + within
     while True:
@@ -74,7 +78,7 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: fl
             return True
         if loop.time() >= end:
             return False
-        await asyncio.sleep(0.02)  # polling pace, not synchronisation
+        await asyncio.sleep(pace)  # polling pace, not synchronisation
 
 
 class Report:
@@ -117,7 +121,7 @@ async def everyone_receives_a_broadcast(room: Lobby, label: str) -> None:
         await room.probe(label)  # keep posting: a tab that is rejoining misses one
         return False
 
-    if not await eventually(all_reached, RECOVERY):
+    if not await eventually(all_reached, RECOVERY, pace=PROBE_PACE):
         missing = [m.name for m in room.members if not reached(m)]
         errors = f" (the API answered {room.probe_errors[-1]})" if room.probe_errors else ""
         raise AssertionError(
@@ -144,12 +148,12 @@ async def presence_is_complete(room: Lobby) -> None:
         return newcomer == expected
 
     if not await eventually(complete, RECOVERY):
-        seen = [f"{m.name} ({m.lobby.state}) lists {named(m.listed())}" for m in room.members]
-        seen.append("a reader opening the room now is shown "
-                    + (str(named(newcomer)) if newcomer is not None else "nothing"))
+        seen = "; ".join(f"{m.name} ({m.lobby.state}) lists {named(m.listed())}"
+                         for m in room.members)
+        shown = str(named(newcomer)) if newcomer is not None else "nothing"
         raise AssertionError(
             f"presence is not {named(room.expected_presence())} (user: tabs joined) within "
-            f"{RECOVERY:g} s: {'; '.join(seen)}"
+            f"{RECOVERY:g} s: a reader opening the room is shown {shown}; {seen}"
         )
 
 
@@ -166,7 +170,7 @@ async def everyone_can_post(room: Lobby) -> None:
 
 async def no_acknowledged_message_lost(room: Lobby) -> None:
     stored = await room.node.stored_messages()
-    acked = {i: b for m in room.members for i, b in m.acked.items()}
+    acked = {**room.acked, **{i: b for m in room.members for i, b in m.acked.items()}}
     lost = {i: b for i, b in acked.items() if stored.get(i) != b}
     assert not lost, (
         f"{len(lost)} of {len(acked)} acknowledged messages are not in the room's history: "
@@ -248,6 +252,8 @@ async def test_a_killed_process_leaves_the_node_whole(tmp_path: Path, killed: st
                 status = f"the node exited with status {node.proc.returncode}"
             elif now == old:
                 status = f"`hearth kill {killed}` did not take: it still runs as {old}"
+                if node.kill_unanswered:
+                    status += " (and the kill request was cut off without an answer)"
             else:
                 status = "the tree does not show it running"
             report.failures.append(f"{killed} was not restarted within {RESTART:g} s: {status}")
