@@ -26,6 +26,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ._node import SHUTDOWN_TIMEOUT, ServedNode, children, serving
@@ -204,11 +205,30 @@ async def logout_closes_every_socket(node: ServedNode, room: Lobby) -> None:
 
 async def sigterm_exits_0(node: ServedNode) -> None:
     code = await node.terminate(EXIT)
+    said = " although its log says it stopped" if any(
+        line.rstrip().endswith(f"node {node.config.node.name} stopped") for line in node.log
+    ) else ""
     assert code is not None, (
-        f"SIGTERM left the node running {EXIT:g} s later (its shutdown time is "
+        f"SIGTERM left the node running {EXIT:g} s later{said} (its shutdown time is "
         f"{SHUTDOWN_TIMEOUT:g} s)"
     )
     assert code == 0, f"SIGTERM stopped the node with exit status {code}, not 0"
+
+
+async def why_not_running(node: ServedNode, killed: str, old: str) -> str:
+    """What an operator finds when ``killed`` does not come back."""
+    if not node.running:
+        return f"the node exited with status {node.proc.returncode}"
+    try:
+        now = await node.pid_of(killed)
+    except aiohttp.ClientError as e:
+        return f"the node no longer answers its admin endpoint ({e!r})"
+    if now == old:
+        status = f"`hearth kill {killed}` did not take: it still runs as {old}"
+        if node.kill_unanswered:
+            status += " (and the kill request was cut off without an answer)"
+        return status
+    return "the tree does not show it running"
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -219,7 +239,10 @@ async def test_every_named_process_of_the_tree_is_killed_here(tmp_path: Path) ->
         tree = await node.tree()
     named = {c["process"]["name"] for c in children(tree)
              if c.get("process") and c["process"].get("name")}
-    assert named == set(KILLS), f"not killed by this suite: {sorted(named - set(KILLS))}"
+    assert named == set(KILLS), (
+        f"in the tree but not killed here: {sorted(named - set(KILLS))}; "
+        f"killed here but not in the tree: {sorted(set(KILLS) - named)}"
+    )
 
 
 @pytest.mark.parametrize("killed", KILLS)
@@ -247,15 +270,7 @@ async def test_a_killed_process_leaves_the_node_whole(tmp_path: Path, killed: st
         new = await node.restarted(killed, old, RESTART)
         report = Report(f"after {killed} was killed and restarted", node)
         if new is None:
-            now = await node.pid_of(killed) if node.running else None
-            if not node.running:
-                status = f"the node exited with status {node.proc.returncode}"
-            elif now == old:
-                status = f"`hearth kill {killed}` did not take: it still runs as {old}"
-                if node.kill_unanswered:
-                    status += " (and the kill request was cut off without an answer)"
-            else:
-                status = "the tree does not show it running"
+            status = await why_not_running(node, killed, old)
             report.failures.append(f"{killed} was not restarted within {RESTART:g} s: {status}")
             report.raise_failures()
 
