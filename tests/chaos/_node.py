@@ -172,6 +172,17 @@ class ServedNode:
 
         return await asyncio.to_thread(read)
 
+    async def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` of the database file: ``"ok"`` when whole."""
+
+        def check() -> str:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+            ) as db:
+                return "\n".join(row[0] for row in db.execute("PRAGMA integrity_check"))
+
+        return await asyncio.to_thread(check)
+
     # -- stopping ---------------------------------------------------------------------------
 
     async def terminate(self, within: float) -> int | None:

@@ -15,6 +15,9 @@ would notice is checked, each within :data:`RECOVERY` seconds, and every failure
 - logging out closes every socket of that user;
 - SIGTERM stops the node, with status 0, within its shutdown time.
 
+The node itself is stopped under the same load too: SIGTERM (status 0, nothing acknowledged
+lost) and kill -9 (the database whole, nothing acknowledged lost).
+
 Clients reconnect and rejoin on phoenix.js's schedules (a channel's first rejoin comes after
 1 s), which is why :data:`RECOVERY` leaves room for one rejoin and a retry.
 """
@@ -290,3 +293,34 @@ async def test_a_killed_process_leaves_the_node_whole(tmp_path: Path, killed: st
         with report.check():
             await sigterm_exits_0(node)
         report.raise_failures()
+
+
+async def test_sigterm_under_load_exits_0_and_keeps_every_acknowledged_message(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path) as node, lobby(node) as room:
+        room.start_load()
+        await everyone_can_post(room)
+
+        code = await node.terminate(EXIT)
+        await room.stop_load()
+
+        assert code == 0, (
+            f"SIGTERM under load: the node {'is still running' if code is None else 'exited'}"
+            f" {EXIT:g} s later{'' if code is None else f' with status {code}'}\n"
+            + node.log_tail()
+        )
+        await no_acknowledged_message_lost(room)
+
+
+async def test_kill_9_under_load_keeps_every_acknowledged_message(tmp_path: Path) -> None:
+    async with serving(tmp_path) as node, lobby(node) as room:
+        room.start_load()
+        await everyone_can_post(room)
+
+        node.proc.kill()
+        await node.proc.wait()
+        await room.stop_load()
+
+        assert await node.integrity() == "ok"
+        await no_acknowledged_message_lost(room)
