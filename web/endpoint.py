@@ -13,6 +13,7 @@ under a request still being answered.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any
 
@@ -115,7 +116,14 @@ class Endpoint(GenServer):
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, server.host, server.port).start()
+            # Outside this process: the server's connection tasks inherit the context they
+            # are started in, and a request handled "as" the Endpoint would be the Endpoint
+            # to otp (its self(), its links; an admin kill of the Endpoint would unwind the
+            # request instead).
+            site = web.TCPSite(runner, server.host, server.port)
+            outside = contextvars.copy_context()
+            outside.run(otp._kernel._current.set, None)
+            await asyncio.get_running_loop().create_task(site.start(), context=outside)
         except BaseException:
             await runner.cleanup()
             raise
