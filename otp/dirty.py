@@ -77,6 +77,17 @@ class _Bridge:
         self.outstanding: set[asyncio.Future[Any]] = set()
 
 
+def _let_go(state: _Bridge, pid: Pid, reason: Any) -> None:
+    """Fail the calls waiting on the actor and tell its thread to stop (idempotent)."""
+    for fut in list(state.outstanding):
+        if not fut.done():
+            fut.set_exception(ProcessExited(pid, None, reason))
+    if not state.stopping:
+        state.stopping = True
+        if state.ref.is_alive():
+            state.ref.tell(pykka.messages._ActorStop())
+
+
 class PykkaChild(GenServer):
     """A process standing for one pykka actor; see the module docstring.
 
@@ -104,9 +115,12 @@ class PykkaChild(GenServer):
                 pass
 
         actor._hearth_notify = notify  # type: ignore[attr-defined]
-        # The supervisor's shutdown must run terminate, which stops the actor's thread; a
-        # process that does not trap exits would die without it and leave the thread behind.
+        # The supervisor's shutdown must run terminate, which stops the actor's thread and
+        # waits for it; a process that does not trap exits would die without it.
         self._trap_exit = True
+        # A kill skips terminate: the thread is told to stop all the same, and the callers
+        # waiting on it learn at once, rather than leave a thread (and them) behind.
+        self._on_exit(lambda _proc, reason: _let_go(state, pid, reason))
         pykka.ActorRegistry.register(actor.actor_ref)
         actor._start_actor_loop()
         return Ok(state)
@@ -119,12 +133,7 @@ class PykkaChild(GenServer):
         return super().handle_info(msg, state)
 
     async def terminate(self, reason: Any, state: _Bridge) -> None:
-        for fut in state.outstanding:
-            if not fut.done():
-                fut.set_exception(ProcessExited(self.pid, None, reason))
-        state.stopping = True
-        if state.ref.is_alive():
-            state.ref.tell(pykka.messages._ActorStop())
+        _let_go(state, self.pid, reason)
         await state.exited  # the supervisor's shutdown time bounds this wait
 
     def _info(self) -> dict[str, Any]:

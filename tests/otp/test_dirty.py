@@ -164,3 +164,29 @@ async def test_a_crash_in_a_pykka_actor_restarts_its_child() -> None:
         assert not old_actor.is_alive()
     finally:
         await stop_tree(sup)
+
+
+async def test_a_killed_worker_fails_its_callers_at_once_and_its_thread_ends() -> None:
+    before = {t.ident for t in threading.enumerate()}
+    async with dirty_pool(1, "dirty_kill") as pool:
+        (row,) = await Supervisor.which_children(pool)
+        assert row.pid is not None
+        release = threading.Event()
+        job = asyncio.ensure_future(run_dirty(blocking_job, otp.self(),
+                                              asyncio.get_running_loop(), release,
+                                              pool="dirty_kill"))
+        _, thread_id = await expect(lambda m: m[0] == "job started")
+
+        otp.exit(row.pid, "kill")
+        with pytest.raises(otp.ProcessExited):
+            await asyncio.wait_for(job, WAIT)
+        release.set()  # the job ends; its thread then takes the stop it was told
+        old = next(t for t in threading.enumerate() if t.ident == thread_id)
+        await asyncio.get_running_loop().run_in_executor(None, old.join, WAIT)
+
+        assert not old.is_alive()
+        (again,) = await Supervisor.which_children(pool)
+        assert again.pid is not None and again.pid != row.pid
+        assert await run_dirty(sum, [1, 2], pool="dirty_kill") == 3
+    lingering = {t.ident for t in threading.enumerate()} - before
+    assert thread_id not in lingering
