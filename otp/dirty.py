@@ -125,6 +125,15 @@ class PykkaChild(GenServer):
         actor._start_actor_loop()
         return Ok(state)
 
+    def _signal(self, sender: k.Process | None, reason: Any) -> None:
+        # A supervisor that was killed takes its workers with it at once: waiting for their
+        # threads (terminate) would keep their names from the restarted supervisor's new
+        # workers. The exit hook still tells each thread to stop.
+        if reason == k.KILLED and sender is not None and sender is self._parent:
+            self._exit(k.KILLED)
+            return
+        super()._signal(sender, reason)
+
     def handle_info(self, msg: Any, state: _Bridge) -> Any:
         if type(msg) is _ActorExited:
             reason = msg.failure if msg.failure is not None else ("actor_stopped",

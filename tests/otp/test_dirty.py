@@ -190,3 +190,25 @@ async def test_a_killed_worker_fails_its_callers_at_once_and_its_thread_ends() -
         assert await run_dirty(sum, [1, 2], pool="dirty_kill") == 3
     lingering = {t.ident for t in threading.enumerate()} - before
     assert thread_id not in lingering
+
+
+async def test_a_killed_pool_is_restarted_while_its_old_workers_are_busy() -> None:
+    otp.trap_exit(True)
+    root = await Supervisor.start_link([dirty_pool_spec(1, name="dirty_root")])
+    release = threading.Event()
+    job = asyncio.ensure_future(run_dirty(blocking_job, otp.self(),
+                                          asyncio.get_running_loop(), release,
+                                          pool="dirty_root"))
+    await expect(lambda m: m[0] == "job started")
+    old = otp.whereis("dirty_root")
+    assert old is not None
+
+    otp.exit(old, "kill")
+    (row,) = await Supervisor.which_children(root)  # answered once the restart is done
+
+    assert row.pid is not None and row.pid != old
+    with pytest.raises(otp.ProcessExited):
+        await asyncio.wait_for(job, WAIT)
+    assert await run_dirty(sum, [2, 3], pool="dirty_root") == 5
+    release.set()
+    await stop_tree(root)
