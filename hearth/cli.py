@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from contexts.roles import ROLES
 from contexts.tokens import check_keys
 from hearth import admin_cli
 from hearth.config import Config, ConfigError, load_config
+from hearth.logs import configure_logging
 from supervisors.root import cli_spec, root_spec
 
 __all__ = ["main"]
@@ -129,11 +129,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(level)
 
 
 # -- hearth users ----------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""The node's log: one format, credentials never written, and no traceback for a bad request.
+
+:func:`configure_logging` is what ``hearth`` calls once at start. It installs two filters:
+
+- :class:`Redact`, on the handler, so it sees every line whatever logger wrote it: the
+  values of credential parameters in URLs (``token=``, ``access_token=``, ``api_key=`` ...,
+  as in the access log's request line and ``Referer``) and of ``Bearer`` / ``Basic``
+  credentials become ``[REDACTED]``;
+- :class:`BadRequests`, on aiohttp's server logger: a request that does not parse as HTTP
+  (an attacker's or a broken client's) is one WARNING line saying who and why, not an ERROR
+  with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+from aiohttp.http_exceptions import HttpProcessingError
+
+__all__ = ["BadRequests", "Redact", "configure_logging"]
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+CREDENTIAL_PARAMS = ("token", "access_token", "refresh_token", "id_token", "api_key",
+                     "apikey", "key", "password", "secret", "code", "authToken", "csrf_token",
+                     "_csrf_token")
+_NAMES = "|".join(map(re.escape, CREDENTIAL_PARAMS))
+_PARAM = re.compile(rf"(?i)([?&;](?:{_NAMES})=)[^&\s\"'#]*")
+_SCHEME = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential it carries replaced by ``[REDACTED]``."""
+    if "=" in text:
+        text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    if "Bearer" in text or "Basic" in text or "bearer" in text or "basic" in text:
+        text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return text
+
+
+class Redact(logging.Filter):
+    """Rewrites each record's message with its credentials redacted (see :func:`redact`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+class BadRequests(logging.Filter):
+    """On ``aiohttp.server``: an HTTP request that did not parse becomes one brief WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "bad HTTP request from %s: %.200s"
+            record.args = (peer, exc.message)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level``, with both filters in place."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(Redact())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    logging.getLogger("aiohttp.server").addFilter(BadRequests())
