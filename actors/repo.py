@@ -5,9 +5,17 @@ serialised without locks, each in its own transaction. Reads do not queue behind
 Repo also opens a few read-only connections (WAL mode lets them read while the writer writes)
 that callers borrow directly, as they would read an ETS table.
 
-At start the Repo creates the data directory if needed, switches the file to WAL and applies
-the pending migrations of ``store.migrations``, recording each. A database that records a
-migration newer than this code knows stops the start with :class:`SchemaTooNew`.
+At start the Repo creates the data directory if needed (mode 0700) and the database file
+(0600, which SQLite gives its ``-wal`` and ``-shm`` files too; an existing file readable by
+others is narrowed to 0600), switches the file to WAL and applies the pending migrations of
+``store.migrations``, recording each. A database that records a migration newer than this code
+knows stops the start with :class:`SchemaTooNew`.
+
+A Repo that exits for any reason, a kill included, gives its connections back at once: an
+exit hook interrupts what they run (a transaction in progress is rolled back) and closes each
+on its own thread, so the write lock and the threads never outlive the process. Callers that
+come while it is down or restarting wait up to :data:`RESTART_WAIT` for the restarted Repo
+and are served by it; past that they get :class:`RepoUnavailable`, and nothing was done.
 
 SQL is always parameterised: pass values as ``params``, never in the text.
 """
@@ -15,19 +23,23 @@ SQL is always parameterised: pass values as ``params``, never in the text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
+from aiosqlite.core import _STOP_RUNNING_SENTINEL as _STOP_RUNNING
 
 import otp
-from otp import From, GenServer, Ok, Reply
+from otp import From, GenServer, NoProcess, Ok, ProcessExited, Reply
 from store.migrations import MIGRATIONS
 
-__all__ = ["NAME", "Repo", "Result", "Row", "SchemaTooNew"]
+__all__ = ["NAME", "RESTART_WAIT", "Repo", "RepoUnavailable", "Result", "Row", "SchemaTooNew"]
 
 NAME = "hearth.repo"
 """The name the Repo is registered under in the tree."""
@@ -35,6 +47,25 @@ NAME = "hearth.repo"
 Row = sqlite3.Row
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
+
+
+RESTART_WAIT = 2.0
+"""Seconds a caller waits for a Repo that is down or starting (a supervisor restarts it in
+milliseconds) before :class:`RepoUnavailable`."""
+
+
+class RepoUnavailable(NoProcess):
+    """The Repo was down or starting, and no Repo served the request within
+    :data:`RESTART_WAIT`: nothing was read or written, so retrying later is safe.
+
+    Unlike its parent :class:`~otp.NoProcess`, it comes after a wait. A request the Repo had
+    begun when it died raises :class:`~otp.ProcessExited` instead: a write may then have been
+    stored or not.
+    """
+
+    def __init__(self, repo: Any) -> None:
+        super().__init__(repo)
+        self.args = (f"the Repo {repo!r} is down or restarting; nothing was done, retry",)
 
 
 class SchemaTooNew(RuntimeError):
@@ -52,18 +83,111 @@ class _Failed(NamedTuple):
     error: BaseException
 
 
-class _State:
-    __slots__ = ("path", "readers", "writer")
+class _Write:
+    """A write sent to the Repo; ``begun`` tells its caller, if the Repo dies, whether the
+    write may have happened."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection) -> None:
+    __slots__ = ("begun", "kind", "payload")
+
+    def __init__(self, kind: str, payload: Any) -> None:
+        self.kind = kind
+        self.payload = payload
+        self.begun = False
+
+    def __repr__(self) -> str:
+        return f"_Write({self.kind!r}, {self.payload!r})"
+
+
+class _Connections:
+    """Every connection a Repo opened, given back once, whichever way it exits."""
+
+    __slots__ = ("all", "closing", "released")
+
+    def __init__(self) -> None:
+        self.all: list[aiosqlite.Connection] = []
+        self.closing = False
+        self.released = False
+
+    async def close(self) -> None:
+        """Close them after what each is running, and wait for their threads: an orderly
+        stop."""
+        self.closing = True
+        await asyncio.gather(*(conn.close() for conn in self.all))
+        self.released = True
+
+    def release(self) -> None:
+        """Close them at once, without awaiting (an exit hook cannot): what each runs is
+        interrupted, a transaction left open rolls back, and each thread ends."""
+        if self.released:
+            return
+        self.released = True
+        for conn in self.all:
+            # sqlite3's interrupt() is safe from another thread while the connection is
+            # open; it is closed only on its own thread, by the close queued below, or by
+            # close() above, which has then begun (no interrupt then).
+            raw = conn._connection
+            if raw is not None and not self.closing:
+                with contextlib.suppress(sqlite3.Error):
+                    raw.interrupt()
+            if conn._running:
+                _queue_close(conn)
+
+
+def _queue_close(conn: aiosqlite.Connection) -> None:
+    """What aiosqlite's ``stop()`` does (0.21 and later), less the future it would resolve
+    on the loop: a node that is exiting may have closed its loop by the time the close runs,
+    and the thread would die on that instead of ending."""
+    conn._running = False
+
+    def close() -> object:
+        raw, conn._connection = conn._connection, None
+        if raw is not None:
+            raw.close()
+        return _STOP_RUNNING
+
+    conn._tx.put_nowait((None, close))
+
+
+class _State:
+    __slots__ = ("connections", "path", "readers", "writer")
+
+    def __init__(
+        self, path: Path, writer: aiosqlite.Connection, connections: _Connections
+    ) -> None:
         self.path = path
         self.writer = writer
+        self.connections = connections
         self.readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
 
 
-async def _connect(path: Path, readonly: bool = False) -> aiosqlite.Connection:
+# Callers waiting for the Repo registered under a name to be ready (see RESTART_WAIT).
+_waiting: dict[str, list[asyncio.Future[None]]] = {}
+_READY = "ready"
+
+
+def _prepare(db: Path) -> None:
+    """The data directory (0700 when made here) and the database file (0600)."""
+    db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # A database made before files were private, or copied in: others must not read it.
+        for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if mode & 0o077:
+                    path.chmod(mode & 0o700)
+    else:
+        os.close(fd)
+
+
+async def _connect(
+    path: Path, connections: _Connections, readonly: bool = False
+) -> aiosqlite.Connection:
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-    conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    conn = aiosqlite.connect(uri, uri=True, isolation_level=None)
+    connections.all.append(conn)  # before its thread starts: a kill now still closes it
+    await conn
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA busy_timeout = 5000")
     await conn.execute("PRAGMA foreign_keys = ON")
@@ -113,58 +237,74 @@ class Repo(GenServer):
     """Start under a supervisor with ``Repo.child_spec(path, read_connections, name=NAME)``."""
 
     async def init(self, path: str, read_connections: int = 2) -> Any:
-        # Trap exits so a shutdown closes the connections (their threads) in terminate.
+        # Trap exits so a shutdown closes the connections (their threads) in terminate; any
+        # other exit, a kill included, closes them in the hook.
         otp.trap_exit(True)
         db = Path(path)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(db)
-        try:
-            await writer.execute("PRAGMA journal_mode = WAL")
-            await writer.execute("PRAGMA synchronous = NORMAL")
-            applied = await migrate(writer, db)
-            state = _State(db, writer)
-            for _ in range(read_connections):
-                state.readers.put_nowait(await _connect(db, readonly=True))
-        except BaseException:
-            await writer.close()
-            raise
+        _prepare(db)
+        connections = _Connections()
+        self._on_exit(lambda _proc, _reason: connections.release())
+        writer = await _connect(db, connections)
+        await writer.execute("PRAGMA journal_mode = WAL")
+        await writer.execute("PRAGMA synchronous = NORMAL")
+        applied = await migrate(writer, db)
+        state = _State(db, writer, connections)
+        for _ in range(read_connections):
+            state.readers.put_nowait(await _connect(db, connections, readonly=True))
         if applied:
             otp._kernel.log.info("repo: %s migrated to version %d", db, applied[-1])
-        return Ok(state)
+        return Ok(state, continue_=_READY)
+
+    def handle_continue(self, arg: Any, state: _State) -> Any:
+        if arg == _READY:
+            for waiter in _waiting.pop(self._name, ()) if self._name is not None else ():
+                if not waiter.done():
+                    waiter.set_result(None)
+            return otp.NoReply(state)
+        return super().handle_continue(arg, state)
 
     async def handle_call(self, request: Any, from_: From, state: _State) -> Any:
-        op = request[0]
+        if type(request) is not _Write:
+            return super().handle_call(request, from_, state)
+        request.begun = True
         try:
-            if op == "execute":
-                async with state.writer.execute(request[1], request[2]) as cur:
+            if request.kind == "execute":
+                sql, params = request.payload
+                async with state.writer.execute(sql, params) as cur:
                     return Reply(Result(cur.lastrowid, cur.rowcount), state)
-            if op == "transaction":
-                return Reply(await _in_transaction(state.writer, request[1]), state)
+            return Reply(await _in_transaction(state.writer, request.payload), state)
         except (sqlite3.Error, ValueError) as e:
             # The caller's statement failed (a constraint, bad SQL): that is the caller's
             # error to handle, not a reason for the Repo to crash.
             return Reply(_Failed(e), state)
-        return super().handle_call(request, from_, state)
 
     async def terminate(self, reason: Any, state: _State | None) -> None:
-        if state is None:
-            return
-        while not state.readers.empty():
-            await state.readers.get_nowait().close()
-        await state.writer.close()
+        if state is not None:
+            # What callers are running finishes first; the threads end before the exit.
+            await state.connections.close()
 
     # -- client API: reads borrow a read connection; writes are calls -----------------------
 
     @staticmethod
     async def fetch_all(sql: str, params: Params = (), repo: Any = NAME) -> list[Row]:
-        """Every row of a read query."""
-        state: _State = otp.gen_server.table_of(repo, Repo)
-        conn = await state.readers.get()
-        try:
-            # One trip to the connection's thread, where execute, fetchall and close are three.
-            return list(await conn.execute_fetchall(sql, params))
-        finally:
-            state.readers.put_nowait(conn)
+        """Every row of a read query; raises ``sqlite3.Error`` for bad SQL and
+        :class:`RepoUnavailable` if no Repo came up to answer it."""
+        deadline: list[float] = []
+        while True:
+            state = await _serving(repo, deadline)
+            conn = await state.readers.get()
+            try:
+                if state.connections.released:
+                    continue  # the Repo died while this caller waited: ask its successor
+                # One trip to the connection's thread, where execute, fetchall and close are
+                # three.
+                return list(await conn.execute_fetchall(sql, params))
+            except (sqlite3.Error, ValueError):
+                if not state.connections.released:
+                    raise
+                # Interrupted, or closed, by the Repo's exit: a read is safe to ask again.
+            finally:
+                state.readers.put_nowait(conn)
 
     @staticmethod
     async def fetch_one(sql: str, params: Params = (), repo: Any = NAME) -> Row | None:
@@ -177,26 +317,72 @@ class Repo(GenServer):
     @staticmethod
     async def execute(sql: str, params: Params = (), repo: Any = NAME) -> Result:
         """Run one write statement in its own transaction; raises ``sqlite3.Error``
-        (``sqlite3.IntegrityError`` for a broken constraint)."""
-        return _unwrap(await otp.call(repo, ("execute", sql, params)))
+        (``sqlite3.IntegrityError`` for a broken constraint), :class:`RepoUnavailable` if no
+        Repo came up to run it, ``ProcessExited`` if the Repo died while running it."""
+        return _unwrap(await _write(_Write("execute", (sql, params)), repo))
 
     @staticmethod
     async def transaction(
         fn: Callable[[aiosqlite.Connection], Awaitable[T]], repo: Any = NAME
     ) -> T:
         """Run ``fn(conn)`` inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` on the writer; any
-        exception rolls it back and reaches the caller. Keep ``fn`` short: writes wait."""
-        return _unwrap(await otp.call(repo, ("transaction", fn)))
+        exception rolls it back and reaches the caller. Keep ``fn`` short: writes wait.
+        Raises as :meth:`execute` does when the Repo is down or dies."""
+        return _unwrap(await _write(_Write("transaction", fn), repo))
+
+
+async def _serving(repo: Any, deadline: list[float]) -> _State:
+    """The state of the Repo at ``repo`` once it serves, waiting for one that is down or
+    starting until ``deadline`` (set on the first wait: RESTART_WAIT from then)."""
+    while True:
+        try:
+            state: _State | None = otp.gen_server.table_of(repo, Repo)
+        except NoProcess:
+            state = None
+        if state is not None and not state.connections.released:
+            return state
+        loop = asyncio.get_running_loop()
+        if not deadline:
+            deadline.append(loop.time() + RESTART_WAIT)
+        remaining = deadline[0] - loop.time()
+        if type(repo) is not str or remaining <= 0:
+            raise RepoUnavailable(repo)
+        waiter: asyncio.Future[None] = loop.create_future()
+        _waiting.setdefault(repo, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, remaining)
+        except TimeoutError:
+            raise RepoUnavailable(repo) from None
+        finally:
+            waiters = _waiting.get(repo)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+
+
+async def _write(request: _Write, repo: Any) -> Any:
+    deadline: list[float] = []
+    while True:
+        await _serving(repo, deadline)
+        try:
+            return await otp.call(repo, request)
+        except ProcessExited:
+            if request.begun:
+                raise
+            # It died before this write's turn came: nothing was done, its successor does it.
 
 
 async def _in_transaction(
     conn: aiosqlite.Connection, fn: Callable[[aiosqlite.Connection], Awaitable[Any]]
 ) -> Any:
-    await conn.execute("BEGIN IMMEDIATE")
     try:
+        # Inside the try: cancelled while it waits for the lock, BEGIN still runs on the
+        # connection's thread, and the ROLLBACK queued behind it gives the lock back.
+        await conn.execute("BEGIN IMMEDIATE")
         result = await fn(conn)
     except BaseException as e:
-        await conn.execute("ROLLBACK")
+        # Nothing to roll back if BEGIN failed; a closed connection has rolled back itself.
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            await conn.execute("ROLLBACK")
         if isinstance(e, Exception):
             return _Failed(e)
         raise

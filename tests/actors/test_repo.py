@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+import stat
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 
 import otp
-from actors.repo import Repo, SchemaTooNew
+from actors import repo as repo_module
+from actors.repo import Repo, RepoUnavailable, SchemaTooNew
 from otp import StartError
 from store.migrations import MIGRATIONS
+from tests.actors._tree import supervised
 
 NAME = "test.repo"
 
@@ -49,6 +56,36 @@ async def test_a_fresh_database_is_created_migrated_and_in_wal_mode(tmp_path: Pa
     applied = await Repo.fetch_all("SELECT version, name FROM schema_migrations ORDER BY version",
                                    repo=NAME)
     assert [(r["version"], r["name"]) for r in applied] == [(v, n) for v, n, _ in MIGRATIONS]
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_only_the_owner_can_read_the_database_and_its_directory(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "hearth.db"
+    old = os.umask(0o022)  # the usual umask, whatever the test runner's
+    try:
+        await start(db)
+        await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('p', 'P', 1)",
+                           repo=NAME)
+    finally:
+        os.umask(old)
+
+    assert mode(db.parent) == 0o700
+    files = [db, db.with_name("hearth.db-wal"), db.with_name("hearth.db-shm")]
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+
+
+async def test_a_database_others_could_read_is_made_private_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "hearth.db"
+    pid = await start(db)
+    await otp.stop(pid)
+    db.chmod(0o644)
+
+    await start(db)
+
+    assert mode(db) == 0o600
 
 
 async def test_a_restart_applies_nothing_twice_and_keeps_the_data(tmp_path: Path) -> None:
@@ -151,3 +188,187 @@ async def test_reads_do_not_wait_for_a_long_write(tmp_path: Path) -> None:
     release.set()
     await write
     assert len(await Repo.fetch_all("SELECT 1 FROM rooms WHERE slug = 's'", repo=NAME)) == 1
+
+
+# -- kills: a Repo that dies for any reason leaves nothing behind ------------------------------
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def until(condition: Callable[[], Any], within: float = 10.0) -> None:
+    """Return once ``condition()`` is true (checked at every turn of the loop); fail the
+    test if it is not within ``within``."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0)
+
+
+def connection_threads() -> list[threading.Thread]:
+    """The threads of the database connections open now (aiosqlite runs one each)."""
+    return [t for t in threading.enumerate() if "connection_worker" in t.name]
+
+
+def restarted(before: otp.Pid) -> Callable[[], bool]:
+    """Whether a Repo other than ``before`` is registered (it may still be starting)."""
+    return lambda: otp.whereis(NAME) not in (None, before)
+
+
+def take_the_write_lock(db: Path, busy_timeout: float) -> None:
+    """From outside the node, as a backup or a second process would: BEGIN IMMEDIATE."""
+    outside = sqlite3.connect(db, timeout=busy_timeout, isolation_level=None)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        outside.execute("ROLLBACK")
+    finally:
+        outside.close()
+
+
+async def test_a_repo_killed_while_it_takes_the_write_lock_gives_it_back(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hearth.db"
+    # The exit must give the lock back, not a collection that may come a minute later.
+    gc.disable()
+    try:
+        await kill_while_it_takes_the_write_lock(db)
+    finally:
+        gc.enable()
+
+
+async def kill_while_it_takes_the_write_lock(db: Path) -> None:
+    async with supervised([Repo.child_spec(str(db), 1, name=NAME)]):
+        pid = otp.whereis(NAME)
+        assert pid is not None
+        connections = connection_threads()
+        # Someone else holds the lock, so the Repo's BEGIN IMMEDIATE is still waiting for it
+        # when the kill comes; it gets the lock only after the Repo is gone.
+        holder = sqlite3.connect(db, timeout=0, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+
+        async def insert(conn: aiosqlite.Connection) -> None:
+            await conn.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('k', 'K', 1)")
+
+        write = asyncio.ensure_future(Repo.transaction(insert, repo=NAME))
+        await until(lambda: (otp.process_info(pid) or {}).get("status") == "suspended")
+        await asyncio.sleep(0)  # the turn in which the call's task sends BEGIN IMMEDIATE
+        otp.exit(pid, "kill")
+        await until(restarted(pid))
+        holder.execute("COMMIT")
+        holder.close()
+
+        with pytest.raises(otp.ProcessExited):
+            await write  # it was in flight: the caller learns the Repo died under it
+        # The killed Repo's connection did not keep the lock: others write at once.
+        await asyncio.to_thread(take_the_write_lock, db, 2.0)
+        result = await Repo.execute("INSERT INTO rooms (slug, name, created_at)"
+                                    " VALUES ('after', 'After', 1)", repo=NAME)
+        assert result.rowcount == 1
+        assert await Repo.fetch_all("SELECT 1 FROM rooms WHERE slug = 'k'", repo=NAME) == []
+        # And the killed Repo's connections, each a thread, are closed.
+        await until(lambda: not any(t.is_alive() for t in connections))
+
+
+async def test_reads_during_a_restart_wait_for_the_restarted_repo(tmp_path: Path) -> None:
+    async with supervised([Repo.child_spec(str(tmp_path / "hearth.db"), 1, name=NAME)]):
+        killed: list[threading.Thread] = []
+        for _ in range(3):
+            pid = otp.whereis(NAME)
+            assert pid is not None
+            killed += connection_threads()
+            otp.exit(pid, "kill")
+            await until(restarted(pid))  # registered, and most likely still in its init
+
+            rows = await Repo.fetch_all("SELECT COUNT(*) FROM schema_migrations", repo=NAME)
+            assert rows[0][0] == len(MIGRATIONS)
+        await until(lambda: not any(t.is_alive() for t in killed))
+
+
+async def test_a_repo_that_stays_down_is_a_clear_retryable_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(repo_module, "RESTART_WAIT", 0.2)
+    pid = await start(tmp_path / "hearth.db")
+    await otp.stop(pid)
+
+    with pytest.raises(RepoUnavailable) as read:
+        await Repo.fetch_all("SELECT 1", repo=NAME)
+    with pytest.raises(RepoUnavailable):
+        await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('x', 'X', 1)",
+                           repo=NAME)
+
+    assert isinstance(read.value, otp.NoProcess)  # what the runtime's callers catch already
+    assert NAME in str(read.value)
+
+
+async def test_ten_kills_under_write_load_leave_no_thread_descriptor_or_lock_behind(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hearth.db"
+    otp.trap_exit(True)
+    # Ten kills in a few seconds are past the default restart intensity.
+    sup = await otp.Supervisor.start_link([Repo.child_spec(str(db), 2, name=NAME)],
+                                          max_restarts=100)
+    assert sup is not None
+    try:
+        await kill_ten_times_under_load(db)
+    finally:
+        ref = otp.monitor(sup)
+        otp.exit(sup, "shutdown")
+        await otp.receive(timeout=10, match=lambda m: type(m) is otp.Down and m.ref == ref)
+
+
+async def kill_ten_times_under_load(db: Path) -> None:
+    if True:
+        # Counted once each reader has read (a reader opens the -wal file then) and the
+        # executor has the thread it keeps.
+        await asyncio.gather(*(Repo.fetch_all("SELECT COUNT(*) FROM rooms", repo=NAME)
+                               for _ in range(4)))
+        await asyncio.to_thread(take_the_write_lock, db, 5.0)
+        threads, files = threading.active_count(), open_files()
+        stop = asyncio.Event()
+        failures: list[BaseException] = []
+        stored = [0]
+
+        async def insert(conn: aiosqlite.Connection) -> None:
+            await conn.execute("INSERT INTO rooms (slug, name, created_at)"
+                               " VALUES (hex(randomblob(8)), 'W', 1)")
+
+        async def writer(n: int) -> None:
+            while not stop.is_set():
+                try:
+                    if n % 2:
+                        await Repo.transaction(insert, repo=NAME)
+                    else:
+                        await Repo.execute("INSERT INTO rooms (slug, name, created_at)"
+                                           " VALUES (hex(randomblob(8)), 'W', 1)", repo=NAME)
+                    await Repo.fetch_all("SELECT COUNT(*) FROM rooms", repo=NAME)
+                    stored[0] += 1
+                except otp.ProcessExited:
+                    pass  # in flight at a kill (RepoUnavailable is one too): the retryable kind
+                except Exception as e:  # anything else is the defect
+                    failures.append(e)
+
+        writers = [asyncio.ensure_future(writer(n)) for n in range(100)]
+        try:
+            for _ in range(10):
+                before = stored[0]
+                await until(lambda before=before: stored[0] > before + 100)  # type: ignore[misc]
+                pid = otp.whereis(NAME)
+                assert pid is not None
+                otp.exit(pid, "kill")
+                await until(restarted(pid))
+                await asyncio.to_thread(take_the_write_lock, db, 5.0)
+        finally:
+            stop.set()
+            await asyncio.gather(*writers)
+
+        assert failures == []
+        await until(lambda: threading.active_count() <= threads and open_files() <= files)
+        assert threading.active_count() == threads
+        # At most as many: SQLite keeps a closed connection's descriptor while another
+        # connection of this process holds a lock on the file, so the count seen first may
+        # include one of those.
+        assert open_files() <= files
