@@ -4,14 +4,21 @@
 reverse start order, each within its shutdown time) and the node exits 0; a root supervisor
 that exits on its own (it reached its restart intensity, or crashed) exits the node with 1.
 A second signal while stopping kills the tree at once (exit 130).
+
+No thread holds the exit: once the loop has stopped, threads still running (a library's
+worker, a connection a killed process left open) get :data:`THREAD_GRACE` seconds to end,
+and past that the process exits with its code without them, logging their names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
+import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +32,9 @@ from .supervisor import ChildSpec
 __all__ = ["node_info", "run_node", "serve_node"]
 
 log = logging.getLogger("otp.node")
+
+THREAD_GRACE = 2.0
+"""Seconds that threads still running when the node's loop has stopped get to end."""
 
 
 class NodeInfo:
@@ -119,4 +129,26 @@ def run_node(root: ChildSpec, name: str | None = None, gc: GcPolicy | None = Non
         runner: Callable[[Awaitable[int]], int] = uvloop.run  # type: ignore[assignment]
     except ImportError:  # pragma: no cover - uvloop is a declared dependency
         runner = asyncio.run  # type: ignore[assignment]
-    return runner(serve_node(root, name, gc=gc))
+    code = runner(serve_node(root, name, gc=gc))
+    _exit_without_threads(code, THREAD_GRACE)
+    return code
+
+
+def _exit_without_threads(code: int, grace: float) -> None:
+    """Return if no thread but this one would hold the interpreter's exit within ``grace``
+    seconds; otherwise exit with ``code`` now, without them (``threading`` would wait for
+    them forever)."""
+    me = threading.current_thread()
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread is not me and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]
+    if not left:
+        return
+    log.warning("threads still running %.1fs after the node stopped: %s; exiting without them",
+                grace, ", ".join(left))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -164,3 +164,98 @@ async def test_a_jwt_key_problem_exits_2_naming_the_setting_before_the_tree_star
     assert f"hearth: configuration error: {message}" in stderr
     assert "Traceback" not in stderr
     assert not (tmp_path / "data").exists()  # no database made: the tree never started
+
+
+# -- exits after Repo kills: no thread holds the process ------------------------------------
+
+ADMIN_TOKEN = "a-test-admin-token-0123456789abcdefghijk"
+
+ADMIN_CONFIG = CONFIG + f"""
+[auth]
+bcrypt_cost = 4
+
+[demo]
+seed = false
+
+[admin]
+token = "{ADMIN_TOKEN}"
+"""
+
+
+class Admin:
+    """The node's admin endpoint, as ``hearth kill`` and ``hearth info`` use it."""
+
+    def __init__(self, http: aiohttp.ClientSession, port: int) -> None:
+        self.http = http
+        self.url = f"http://127.0.0.1:{port}/_admin"
+        self.headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    async def pid(self, name: str) -> str | None:
+        async with self.http.get(f"{self.url}/info", params={"target": name},
+                                 headers=self.headers) as response:
+            if response.status == 404:
+                return None
+            info: dict[str, str] = await response.json()
+            return info["pid"]
+
+    async def kill(self, name: str) -> str:
+        async with self.http.post(f"{self.url}/kill", json={"target": name},
+                                  headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+            killed: str = (await response.json())["killed"]
+            return killed
+
+    async def restarted(self, name: str, before: str) -> None:
+        """Return once a process other than ``before`` is registered as ``name``."""
+        async with asyncio.timeout(15):
+            while (await self.pid(name)) in (None, before):
+                pass  # each look is a request to the node: it paces itself
+
+
+async def exit_code(node: Process, log: list[str]) -> tuple[int, str]:
+    """Wait for the node to exit (15 s at most); its code and its whole log."""
+    assert node.stderr is not None
+    async with asyncio.timeout(15):
+        log.extend((await node.stderr.read()).decode().splitlines(keepends=True))
+        code = await node.wait()
+    return code, "".join(log)
+
+
+async def test_sigterm_after_repo_kills_exits_0(launch: Launch, tmp_path: Path) -> None:
+    (tmp_path / "hearth.toml").write_text(ADMIN_CONFIG)
+    node = await launch("--config", "hearth.toml", "--port", "0")
+    log: list[str] = []
+    port = int((await read_until(node, r"listening on http://127\.0\.0\.1:(\d+)", log))[1])
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, port)
+        for _ in range(3):  # within the root's restart intensity (3 in 5 s)
+            killed = await admin.kill("hearth.repo")
+            await admin.restarted("hearth.repo", killed)
+        async with http.get(f"http://127.0.0.1:{port}/posts") as response:
+            assert response.status == 200  # the restarted Repo serves
+
+    node.send_signal(signal.SIGTERM)
+    code, text = await exit_code(node, log)
+
+    assert code == 0, text
+    assert "node test@serve stopped" in text
+
+
+async def test_a_root_that_gives_up_after_repo_kills_exits_1(
+    launch: Launch, tmp_path: Path
+) -> None:
+    (tmp_path / "hearth.toml").write_text(ADMIN_CONFIG)
+    node = await launch("--config", "hearth.toml", "--port", "0")
+    log: list[str] = []
+    port = int((await read_until(node, r"listening on http://127\.0\.0\.1:(\d+)", log))[1])
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, port)
+        for _ in range(3):
+            killed = await admin.kill("hearth.repo")
+            await admin.restarted("hearth.repo", killed)
+        await admin.kill("hearth.repo")  # the fourth in 5 s: past the root's intensity
+
+    code, text = await exit_code(node, log)
+
+    assert code == 1, text
+    assert "root supervisor exited" in text
