@@ -4,8 +4,10 @@
 
 - :class:`Redact`, on the handler, so it sees every line whatever logger wrote it: the
   values of credential parameters in URLs (``token=``, ``access_token=``, ``api_key=`` ...,
-  as in the access log's request line and ``Referer``) and of ``Bearer`` / ``Basic``
-  credentials become ``[REDACTED]``;
+  as in the access log's request line and ``Referer``), of ``Bearer`` / ``Basic``
+  credentials, the token of a ``/password/reset/<token>`` link, JWTs and the secret part of
+  API keys become ``[REDACTED]``, in tracebacks too (the handler's formatter redacts the
+  whole line);
 - :class:`BadRequests`, on aiohttp's server logger: a request that does not parse as HTTP
   (an attacker's or a broken client's) is one WARNING line saying who and why, not an ERROR
   with a traceback.
@@ -29,6 +31,11 @@ CREDENTIAL_PARAMS = ("token", "access_token", "refresh_token", "id_token", "api_
 _NAMES = "|".join(map(re.escape, CREDENTIAL_PARAMS))
 _PARAM = re.compile(rf"(?i)([?&;](?:{_NAMES})=)[^&\s\"'#]*")
 _SCHEME = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")
+# A password-reset link carries its token as the last segment of the path.
+_RESET_PATH = re.compile(r"(/password/reset/)[^/?#\s\"']+")
+_JWT = re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*")
+# An API key reads hk_<prefix>_<secret>; the prefix names the key and is not secret.
+_API_KEY = re.compile(r"\b(hk_[0-9a-f]{12}_)[\w-]+")
 REDACTED = "[REDACTED]"
 
 
@@ -38,7 +45,21 @@ def redact(text: str) -> str:
         text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     if "Bearer" in text or "Basic" in text or "bearer" in text or "basic" in text:
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "/password/reset/" in text:
+        text = _RESET_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "hk_" in text:
+        text = _API_KEY.sub(lambda m: m.group(1) + REDACTED, text)
     return text
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Redacts the whole line, so a traceback's text is redacted too (a filter sees only the
+    message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class Redact(logging.Filter):
@@ -69,7 +90,7 @@ class BadRequests(logging.Filter):
 def configure_logging(level: str) -> None:
     """Log to stderr at ``level``, with both filters in place."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(_RedactingFormatter(FORMAT))
     handler.addFilter(Redact())
     logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("aiohttp.server").addFilter(BadRequests())

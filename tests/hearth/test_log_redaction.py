@@ -1,0 +1,52 @@
+"""Credentials the access log's URL parameters are not the only carriers of: a reset link's
+path, a JWT, an API key, a traceback. None reaches a line of the log."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from hearth.logs import configure_logging, redact
+
+RESET = "Zk9mXq2vP0sLr8TnW4yB6cDe"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+API_KEY = "hk_0123456789ab_Qm9ndXMtc2VjcmV0LXBhcnQtb2YtdGhlLWtleQ"
+
+
+def test_a_reset_links_token_is_redacted_from_the_request_line_and_the_referer() -> None:
+    line = (f'127.0.0.1 "GET /password/reset/{RESET} HTTP/1.1" 200 512 '
+            f'"http://localhost:4000/password/reset/{RESET}?x=1" "Mozilla/5.0"')
+
+    clean = redact(line)
+
+    assert RESET not in clean
+    assert "GET /password/reset/[REDACTED] HTTP/1.1" in clean
+
+
+def test_jwts_and_api_key_secrets_are_redacted_wherever_they_are() -> None:
+    clean = redact(f"refused {JWT} and key {API_KEY} from 10.0.0.1")
+
+    assert JWT not in clean and "Qm9ndXMt" not in clean
+    assert "hk_0123456789ab_" in clean  # the prefix names the key; it is not its secret
+    assert "from 10.0.0.1" in clean
+
+
+def test_a_traceback_in_the_log_carries_no_credential() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers.clear()
+    try:
+        configure_logging("info")
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        try:
+            raise ValueError(f"bad link /password/reset/{RESET}?token={RESET}")
+        except ValueError:
+            logging.getLogger("test").exception("request failed")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+    text = stream.getvalue()
+    assert "Traceback" in text and "request failed" in text
+    assert RESET not in text
