@@ -23,7 +23,7 @@ def load_secret_key(config: Config) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the Repo makes it
     key = secrets.token_urlsafe(48).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
