@@ -257,7 +257,9 @@ class Repo(GenServer):
 
     def handle_continue(self, arg: Any, state: _State) -> Any:
         if arg == _READY:
-            for waiter in _waiting.pop(self._name, ()) if self._name is not None else ():
+            # Callers that came while this Repo was down or starting are served now.
+            name = self._name
+            for waiter in _waiting.pop(name, []) if name is not None else []:
                 if not waiter.done():
                     waiter.set_result(None)
             return otp.NoReply(state)
