@@ -29,7 +29,7 @@ from typing import Any
 
 from .serializer import BINARY, TEXT, Broadcast, Message, encode, encode_binary, ws_frame
 
-__all__ = ["CLOSE_GOING_AWAY", "Conn", "LongPollConn", "WebSocketConn", "metrics"]
+__all__ = ["CLOSE_GOING_AWAY", "Conn", "LongPollConn", "WebSocketConn", "metrics", "no_backlog"]
 
 log = logging.getLogger("channels")
 
@@ -56,7 +56,7 @@ class Conn:
         self.closed = False
         self.on_close: Callable[[int, str], None] | None = None
         # How many client frames wait in the session and its channels (the session sets it).
-        self.backlog: Callable[[], int] = _nothing
+        self.backlog: Callable[[], int] = no_backlog
         # While the transport waits for the backlog to fall to ``resume_at``.
         self.resume: asyncio.Future[None] | None = None
         self.resume_at = 0
@@ -133,7 +133,8 @@ class Conn:
         raise NotImplementedError
 
 
-def _nothing() -> int:
+def no_backlog() -> int:
+    """The backlog of a connection no session counts for (before it starts, after it ends)."""
     return 0
 
 

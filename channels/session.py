@@ -23,7 +23,7 @@ from otp import Exit, GenServer, NoReply, Ok, Pid, PubSub, StartError, Stop
 
 from . import rate
 from .channel import Error, In, Socket
-from .conn import CLOSE_GOING_AWAY, Conn
+from .conn import CLOSE_GOING_AWAY, Conn, no_backlog
 from .handler import Limits, SocketHandler
 from .serializer import Broadcast, Message
 
@@ -70,11 +70,7 @@ def _ended(session: Any, _reason: Any) -> None:
     state = session._state
     if type(state) is _State:
         rate.release(state.socket_id)
-        state.conn.backlog = _no_backlog
-
-
-def _no_backlog() -> int:
-    return 0
+        state.conn.backlog = no_backlog
 
 
 class SocketSession(GenServer):
