@@ -1,4 +1,4 @@
-"""Scripts the pages load, served under ``/assets/<name>``: ours from ``web/static``, and
+"""Scripts and the one stylesheet the pages load, served under ``/assets/<name>``: ours from ``web/static``, and
 the stock phoenix.js client from ``node_modules`` (``npm ci``, run by ``make serve`` and
 ``make test``; third-party code is installed, never committed).
 
@@ -23,7 +23,9 @@ PHOENIX_JS = ROOT / "node_modules" / "phoenix" / "priv" / "static" / "phoenix.mj
 ASSETS: dict[str, Path] = {
     "phoenix.js": PHOENIX_JS,
     "room.js": STATIC / "room.js",
+    "app.css": STATIC / "app.css",
 }
+_TYPES = {".css": "text/css; charset=utf-8"}
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,6 @@ async def serve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     # Revalidated on each load (an ETag round trip), so a new version is never stale.
     return web.FileResponse(path, headers={
-        "Content-Type": "text/javascript; charset=utf-8",
+        "Content-Type": _TYPES.get(path.suffix, "text/javascript; charset=utf-8"),
         "Cache-Control": "no-cache",
     })

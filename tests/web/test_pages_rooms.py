@@ -107,12 +107,17 @@ async def test_the_scripts_are_served_and_nothing_else_is(tmp_path: Path) -> Non
     async with running_node(tmp_path) as node, Browser(node) as visitor:
         room_js = await visitor.get("/assets/room.js")
         phoenix_js = await visitor.get("/assets/phoenix.js")
+        stylesheet = await visitor.get("/assets/app.css")
+        home = await visitor.get("/")
         others = [await visitor.get(p) for p in
                   ("/assets/package.json", "/assets/..%2Fsession.py", "/assets/")]
 
         assert room_js.status == 200
         assert room_js.text == (STATIC / "room.js").read_text()
         assert room_js.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert stylesheet.status == 200 and stylesheet.text == (STATIC / "app.css").read_text()
+        assert stylesheet.headers["Content-Type"] == "text/css; charset=utf-8"
+        assert '<link rel="stylesheet" href="/assets/app.css">' in home.text
         assert phoenix_js.status == 200, "run `npm ci` at the repository root"
         assert phoenix_js.text == PHOENIX_JS.read_text()
         assert "export {" in phoenix_js.text
