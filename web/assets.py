@@ -1,6 +1,6 @@
-"""Scripts and the one stylesheet the pages load, served under ``/assets/<name>``: ours from ``web/static``, and
-the stock phoenix.js client from ``node_modules`` (``npm ci``, run by ``make serve`` and
-``make test``; third-party code is installed, never committed).
+"""Scripts and the one stylesheet the pages load, served under ``/assets/<name>``: ours
+from ``web/static``, and the stock phoenix.js client from ``node_modules`` (``npm ci``, run
+by ``make serve`` and ``make test``; third-party code is installed, never committed).
 
 Only the names in :data:`ASSETS` are served: nothing else on the disk is reachable from here.
 An asset whose file is missing (``npm ci`` not run) answers 404 and logs what to run.
