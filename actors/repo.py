@@ -28,6 +28,7 @@ import os
 import sqlite3
 import stat
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -181,11 +182,43 @@ def _prepare(db: Path) -> None:
         os.close(fd)
 
 
+class _Closing(sqlite3.Connection):
+    """A connection whose ``close`` closes its cursors first. sqlite3 keeps the database
+    file open while a statement is unfinished, and a cursor keeps its statement: a caller
+    killed mid-query can leave its cursor in a reference cycle that the collector may not
+    visit for long (a frozen generation never), and the file would stay open with it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        cur = super().cursor(*args, **kwargs)
+        self._cursors.add(cur)
+        return cur
+
+    # The C methods make their cursors without calling cursor(): go through it.
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        return self.cursor().executescript(script)
+
+    def close(self) -> None:
+        for cur in list(self._cursors):
+            with contextlib.suppress(sqlite3.Error):
+                cur.close()
+        super().close()
+
+
 async def _connect(
     path: Path, connections: _Connections, readonly: bool = False
 ) -> aiosqlite.Connection:
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-    conn = aiosqlite.connect(uri, uri=True, isolation_level=None)
+    conn = aiosqlite.connect(uri, uri=True, isolation_level=None, factory=_Closing)
     connections.all.append(conn)  # before its thread starts: a kill now still closes it
     await conn
     conn.row_factory = sqlite3.Row

@@ -372,3 +372,39 @@ async def kill_ten_times_under_load(db: Path) -> None:
         # connection of this process holds a lock on the file, so the count seen first may
         # include one of those.
         assert open_files() <= files
+
+
+def handles_on(db: Path) -> int:
+    """Descriptors of this process open on the database file itself (not -wal or -shm)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(db)
+    return count
+
+
+async def test_a_cursor_kept_by_a_dead_caller_does_not_keep_the_database_open(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hearth.db"
+    await start(db)
+    await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('a', 'A', 1)",
+                       repo=NAME)
+    await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('b', 'B', 1)",
+                       repo=NAME)
+    kept: list[Any] = []
+
+    async def read_half(conn: aiosqlite.Connection) -> None:
+        # A query left mid-way, its cursor kept where nothing frees it: what a caller killed
+        # inside a transaction leaves in a reference cycle the collector has not visited.
+        cur = await conn.execute("SELECT slug FROM rooms")
+        await cur.fetchone()
+        kept.append(cur)
+
+    await Repo.transaction(read_half, repo=NAME)
+    assert handles_on(db) > 0
+
+    await otp.stop(NAME, "shutdown")
+
+    assert kept  # still referenced: only closing it frees its statement
+    assert handles_on(db) == 0

@@ -110,6 +110,16 @@ class ServedNode:
         """The node's open file descriptors (entries of ``/proc/<pid>/fd``)."""
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    def descriptor_targets(self) -> list[str]:
+        """What each open descriptor is (``socket:[123]``, a file's path, ...), sorted."""
+        found = []
+        for fd in os.listdir(f"/proc/{self.proc.pid}/fd"):
+            try:
+                found.append(os.readlink(f"/proc/{self.proc.pid}/fd/{fd}"))
+            except OSError:  # closed since the listing
+                continue
+        return sorted(found)
+
     # -- the admin endpoint (what ``hearth tree`` and ``hearth kill`` ask) ------------------
 
     async def _admin(self, method: str, path: str, body: Any = None) -> Any:

@@ -182,14 +182,19 @@ async def no_acknowledged_message_lost(room: Lobby) -> None:
     )
 
 
-async def threads_and_descriptors_return(node: ServedNode, threads: int, fds: int) -> None:
+async def threads_and_descriptors_return(
+    node: ServedNode, threads: int, fds: int, targets: list[str]
+) -> None:
     def back() -> bool:
         return node.threads() <= threads and node.descriptors() <= fds
 
     if not await eventually(back, RECOVERY):
+        now = node.descriptor_targets()
+        extra = [t for t in now if t not in targets or now.count(t) > targets.count(t)]
         raise AssertionError(
             f"the node holds {node.threads()} threads and {node.descriptors()} descriptors "
-            f"{RECOVERY:g} s on, {threads} and {fds} before the kill"
+            f"{RECOVERY:g} s on, {threads} and {fds} before the kill; open now and not "
+            f"then (or more often): {sorted(set(extra))}"
         )
 
 
@@ -265,9 +270,12 @@ async def test_a_killed_process_leaves_the_node_whole(tmp_path: Path, killed: st
         before.raise_failures()
         # The least seen over a few samples: a request just answered may hold a descriptor.
         threads, fds = node.threads(), node.descriptors()
+        targets = node.descriptor_targets()
         for _ in range(BASELINE_SAMPLES):
             await asyncio.sleep(0.02)  # sampling pace, not synchronisation
             threads, fds = min(threads, node.threads()), min(fds, node.descriptors())
+            if len(seen := node.descriptor_targets()) <= len(targets):
+                targets = seen
 
         old = await node.kill(killed)
         new = await node.restarted(killed, old, RESTART)
@@ -287,7 +295,7 @@ async def test_a_killed_process_leaves_the_node_whole(tmp_path: Path, killed: st
         with report.check():
             await no_acknowledged_message_lost(room)
         with report.check():
-            await threads_and_descriptors_return(node, threads, fds)
+            await threads_and_descriptors_return(node, threads, fds, targets)
         with report.check():
             await logout_closes_every_socket(node, room)
         with report.check():
