@@ -1,10 +1,15 @@
 """The Mailer: the one process that sends mail, through an adapter.
 
 ``await Mailer.deliver(to, subject, body)`` hands one mail to the adapter and returns once it
-has taken it. The default adapter, :class:`OutboxAdapter`, writes the mail to the ``outbox``
-table through the Repo: nothing leaves the machine, and an operator (or a later sender) reads
-it there. Another transport, SMTP say, is a class with the same ``deliver`` coroutine
-(:class:`MailAdapter`), passed to ``Mailer.child_spec(adapter, ...)``.
+has taken it. Adapters are the :class:`MailAdapter` behaviour, chosen by ``[mail] adapter``
+(:func:`adapter_for`):
+
+- ``"outbox"``, the default, :class:`OutboxAdapter`: writes the mail to the ``outbox`` table
+  through the Repo; nothing leaves the machine, and an operator (or a later sender) reads it
+  there;
+- ``"smtp"``, :class:`SmtpAdapter`: sends it to the configured SMTP server (aiosmtplib), with
+  STARTTLS or TLS and a login when configured, and returns once the server accepted it;
+- ``"package.module:attribute"``: any other implementation (a test names its mock).
 
 Each delivery logs one line with the recipient and the subject. Never the body: it carries
 secrets such as password reset links. For the same reason a :class:`Mail`'s repr leaves the
@@ -20,16 +25,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any, NamedTuple, Protocol
 
+import aiosmtplib
 import aiosqlite
 
+from hearth.behaviours import implementation
+from hearth.config import MailConfig
 from otp import From, GenServer, Ok, Reply, call
 
 from .repo import NAME as REPO
 from .repo import Repo
 
-__all__ = ["NAME", "Mail", "MailAdapter", "Mailer", "OutboxAdapter"]
+__all__ = ["NAME", "Mail", "MailAdapter", "Mailer", "OutboxAdapter", "SmtpAdapter", "adapter_for"]
 
 NAME = "hearth.mailer"
 """The name the Mailer is registered under in the tree."""
@@ -72,6 +82,52 @@ class OutboxAdapter:
             )
 
         await Repo.transaction(insert, repo=self.repo)
+
+
+class SmtpAdapter:
+    """Sends each mail to an SMTP server; ``deliver`` returns once the server accepted it
+    and raises ``aiosmtplib.SMTPException`` (or ``OSError``) when it did not."""
+
+    def __init__(self, config: MailConfig) -> None:
+        self.config = config
+
+    def message(self, mail: Mail) -> EmailMessage:
+        """The message sent for ``mail``: plain text, UTF-8."""
+        message = EmailMessage()
+        message["From"] = self.config.from_address
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=self.config.from_address.rpartition("@")[2]
+                                           .rstrip(">") or None)
+        message.set_content(mail.body)
+        return message
+
+    async def deliver(self, mail: Mail) -> None:
+        config = self.config
+        await aiosmtplib.send(
+            self.message(mail),
+            hostname=config.smtp_host,
+            port=config.smtp_port,
+            username=config.smtp_username or None,
+            password=config.smtp_password or None,
+            use_tls=config.smtp_security == "tls",
+            start_tls=config.smtp_security == "starttls",
+            timeout=config.smtp_timeout,
+        )
+
+    def __repr__(self) -> str:  # never the password
+        return f"SmtpAdapter({self.config.smtp_host}:{self.config.smtp_port})"
+
+
+def adapter_for(config: MailConfig) -> MailAdapter:
+    """The adapter ``[mail] adapter`` chooses; raises ``hearth.config.ConfigError``."""
+    if config.adapter == "outbox":
+        return OutboxAdapter()
+    if config.adapter == "smtp":
+        return SmtpAdapter(config)
+    adapter: MailAdapter = implementation(config.adapter, "mail.adapter", MailAdapter, config)
+    return adapter
 
 
 class Mailer(GenServer):

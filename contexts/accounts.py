@@ -166,9 +166,17 @@ class Accounts:
     # -- users -------------------------------------------------------------------------------
 
     async def register(
-        self, email: str, password: str, display_name: str, role: str = "user"
+        self,
+        email: str,
+        password: str,
+        display_name: str,
+        role: str = "user",
+        *,
+        password_hash: str | None = None,
     ) -> User:
-        """Create a user; raises :class:`ValidationError` with every bad field."""
+        """Create a user; raises :class:`ValidationError` with every bad field.
+        ``password_hash``, when given, is ``password``'s bcrypt hash made already (by
+        :meth:`hash_password`: the test factories hash one password once per run)."""
         email, display_name = email.strip(), display_name.strip()
         email_errors = _email_errors(email)
         if not email_errors and await self._user_row(email) is not None:
@@ -180,7 +188,8 @@ class Accounts:
         _add(errors, "role", _role_errors(role))
         if errors:
             raise ValidationError(errors)
-        password_hash = await self.hash_password(password)
+        if password_hash is None:
+            password_hash = await self.hash_password(password)
         now = self.clock()
         try:
             return await Repo.transaction(

@@ -31,6 +31,7 @@ from typing import Any
 import uvloop
 
 import otp
+from actors.mailer import adapter_for
 from contexts.accounts import Accounts, ValidationError
 from contexts.roles import ROLES
 from contexts.tokens import check_keys
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The API's signing keys are read when the Endpoint starts, last in the tree;
             # a bad key file is a configuration error, so refuse it now, before anything runs.
             check_keys(config.auth)
+            adapter_for(config.mail)
     except ConfigError as e:
         print(f"hearth: configuration error: {e}", file=sys.stderr)
         return EXIT_CONFIG

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import tomllib
 import typing
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigError",
     "DatabaseConfig",
     "DemoConfig",
+    "MailConfig",
     "NodeConfig",
     "PresenceConfig",
     "ServerConfig",
@@ -161,6 +163,38 @@ class AuthConfig:
                                      metadata=_check(lambda v: v > 0, "seconds > 0"))
 
 
+MAIL_SECURITY = ("starttls", "tls", "none")
+_ADAPTER = re.compile(r"outbox|smtp|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """``[mail]``: where the Mailer sends mail."""
+
+    # "outbox" (the outbox table: nothing leaves the machine), "smtp" (the server below), or
+    # "package.module:attribute" naming another MailAdapter (a class is made with this
+    # section; anything else is used as it is: a test's mock).
+    adapter: str = field(
+        default="outbox",
+        metadata=_check(lambda v: _ADAPTER.fullmatch(v) is not None,
+                        "outbox, smtp, or package.module:attribute"),
+    )
+    from_address: str = field(default="Hearth <hearth@localhost>",
+                              metadata=_check(lambda v: "@" in v, "an address with an @"))
+    smtp_host: str = "localhost"
+    smtp_port: int = field(
+        default=587, metadata=_check(lambda v: 1 <= v <= 65535, "a port from 1 to 65535")
+    )
+    # Empty: no login. Never logged; prefer HEARTH_MAIL_SMTP_PASSWORD to this file.
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_security: str = field(
+        default="starttls", metadata=_check(lambda v: v in MAIL_SECURITY,
+                                            "one of " + ", ".join(MAIL_SECURITY))
+    )
+    smtp_timeout: float = field(default=10.0, metadata=_check(lambda v: v > 0, "seconds > 0"))
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     """``[demo]``: sample data for a fresh database."""
@@ -266,6 +300,7 @@ class Config:
     presence: PresenceConfig = field(default_factory=PresenceConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
 
 def load_config(

@@ -19,7 +19,7 @@ dirty pool, nothing that serves.
 from __future__ import annotations
 
 from actors.mailer import NAME as MAILER
-from actors.mailer import Mailer
+from actors.mailer import Mailer, adapter_for
 from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
@@ -74,7 +74,7 @@ def root_spec(config: Config) -> ChildSpec:
         # Its counts (logins, API quotas) are kept in the Repo's database across restarts.
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER,
                                init_kwargs={"repo": REPO}),
-        Mailer.child_spec(id="Mailer", name=MAILER),
+        Mailer.child_spec(adapter_for(config.mail), id="Mailer", name=MAILER),
         TaskSupervisor.child_spec(id="TaskSupervisor", name=TASKS),
         # One SocketSession per connection.
         DynamicSupervisor.child_spec(id="SessionSupervisor", name=SESSIONS),

@@ -1,0 +1,102 @@
+"""The pytest plugin of the testing kit, installed with the package (entry point ``pytest11``).
+
+Fixtures:
+
+- ``hearth_node``: a fresh node (:class:`~hearth.testing.node.TestNode`) for the test, on a
+  temporary SQLite file; configured by ``@pytest.mark.hearth_config({...})`` on the test (or
+  its module's ``pytestmark``), dotted keys to values.
+- ``conn``: a :class:`~hearth.testing.conn.Conn` to that node, with its own cookies.
+- ``hearth_module_node`` and ``module_conn``: the same with one node for a whole module, for
+  tests that only read what the module set up. Such a module runs its tests in one event loop:
+  ``pytestmark = pytest.mark.asyncio(loop_scope="module")``.
+- ``channel_case``: Phoenix's ChannelCase (:mod:`channels.testing`).
+
+Every mock of :mod:`hearth.testing.mocks` is verified when its test's body ends (Mox's
+``verify_on_exit!``): a missing call fails the test that expected it; then it is reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from channels.testing import channel_case
+
+from . import mocks
+from .conn import Conn
+from .node import TestNode, dotted, start_node, test_config
+
+__all__ = ["channel_case", "conn", "hearth_module_node", "hearth_node", "module_conn"]
+
+MARKER = "hearth_config"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(overrides, **keys): configuration of the test's Hearth node, dotted keys "
+        "to values ({'api.rate_limit': 5}, or api__rate_limit=5)",
+    )
+
+
+def _overrides(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    # The closest last: a test's marker wins over its module's.
+    for marker in reversed(list(node.iter_markers(MARKER))):
+        for given in marker.args:
+            settings.update(given)
+        settings.update(dotted(marker.kwargs))
+    return settings
+
+
+@pytest_asyncio.fixture
+async def hearth_node(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestNode]:
+    """A node of the application for this test."""
+    node = await start_node(test_config(tmp_path_factory.mktemp("hearth"),
+                                        _overrides(request.node)))
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+@pytest_asyncio.fixture
+async def conn(hearth_node: TestNode) -> AsyncIterator[Conn]:
+    """A client of the test's node with its own cookie jar."""
+    async with Conn(hearth_node) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def hearth_module_node(request: pytest.FixtureRequest,
+                             tmp_path_factory: pytest.TempPathFactory
+                             ) -> AsyncIterator[TestNode]:
+    """One node for every test of the module."""
+    node = await start_node(test_config(tmp_path_factory.mktemp("hearth"),
+                                        _overrides(request.node)))
+    try:
+        yield node
+    finally:
+        await node.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def module_conn(hearth_module_node: TestNode) -> AsyncIterator[Conn]:
+    """A client of the module's node, with cookies of its own for each test."""
+    async with Conn(hearth_module_node) as client:
+        yield client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        result = yield
+    except BaseException:
+        mocks.reset_all()
+        raise
+    mocks.verify_all()
+    return result

@@ -1,0 +1,96 @@
+"""The seed's ConnCase tests (Example 42), on the reference app, with the testing kit."""
+
+from __future__ import annotations
+
+import pytest
+
+from hearth.testing import (
+    Conn,
+    api_conn,
+    get_flash,
+    html_response,
+    insert,
+    json_response,
+    log_in,
+    problem_response,
+    redirected_to,
+    text_response,
+)
+
+
+async def test_lists_all_posts(conn: Conn) -> None:
+    post = await insert("post")
+
+    response = html_response(await conn.get("/posts"), 200)
+
+    assert post.title in response
+
+
+async def test_creates_post_and_redirects(conn: Conn) -> None:
+    await log_in(conn, await insert("user"))
+
+    resp = await conn.post("/posts", {"title": "Hello", "body": "World"})
+
+    assert redirected_to(resp) == "/posts/1"
+    assert get_flash(resp, "info") == "Post created."
+
+
+async def test_renders_errors_on_invalid_params(conn: Conn) -> None:
+    await log_in(conn, await insert("user"))
+
+    resp = await conn.post("/posts", {"title": ""})
+
+    assert "can&#39;t be blank" in html_response(resp, 422)
+
+
+async def test_logging_out_requires_a_session_and_redirects_home(conn: Conn) -> None:
+    await log_in(conn, await insert("user"))
+
+    resp = await conn.post("/logout")
+
+    assert redirected_to(resp) == "/"
+    assert html_response(await conn.get("/"), 200)
+    assert redirected_to(await conn.get("/account")) == "/login?next=/account"
+
+
+# -- the readers fail with what the answer was ---------------------------------------------------
+
+
+async def test_html_response_names_the_status_and_start_of_the_body(conn: Conn) -> None:
+    resp = await conn.get("/account")  # not signed in: sent to log in
+
+    with pytest.raises(AssertionError) as failed:
+        html_response(resp, 200)
+
+    assert "expected an HTML response with status 200, got status 302" in str(failed.value)
+    assert "Location: /login?next=/account" in str(failed.value)
+
+
+async def test_json_and_problem_responses(conn: Conn) -> None:
+    health = json_response(await conn.get("/health"), 200)
+    async with await api_conn(await insert("user")) as api:
+        missing = await api.get("/api/v1/posts/999")
+        mine = json_response(await api.get("/api/v1/me"), 200)
+
+    assert health["status"] == "ok"
+    assert mine["email"].endswith("@example.com")
+    assert problem_response(missing, 404, "not_found")["status"] == 404
+    with pytest.raises(AssertionError, match="expected the problem 'forbidden'"):
+        problem_response(missing, 404, "forbidden")
+    with pytest.raises(AssertionError, match="expected a text response with status 200"):
+        text_response(missing, 200)
+
+
+async def test_redirected_to_fails_on_a_page(conn: Conn) -> None:
+    with pytest.raises(AssertionError, match=r"expected a redirect, got status 200"):
+        redirected_to(await conn.get("/"))
+
+
+async def test_a_forged_form_without_the_csrf_token_is_refused(conn: Conn) -> None:
+    await log_in(conn, await insert("user"))
+
+    forged = await conn.post("/posts", {"title": "Hello", "body": "World"}, csrf="")
+    followed = await conn.get("/posts")
+
+    assert forged.status == 403
+    assert "Hello" not in html_response(followed, 200)
