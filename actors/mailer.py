@@ -44,6 +44,10 @@ __all__ = ["NAME", "Mail", "MailAdapter", "Mailer", "OutboxAdapter", "SmtpAdapte
 NAME = "hearth.mailer"
 """The name the Mailer is registered under in the tree."""
 
+DELIVER_TIMEOUT = 30.0
+"""Seconds a caller of :meth:`Mailer.deliver` waits: an SMTP delivery takes several round
+trips, each allowed ``mail.smtp_timeout`` (at most 10 s)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -147,4 +151,4 @@ class Mailer(GenServer):
     @staticmethod
     async def deliver(to: str, subject: str, body: str, mailer: Any = NAME) -> None:
         """Send one mail; returns once the adapter has it."""
-        await call(mailer, Mail(to, subject, body))
+        await call(mailer, Mail(to, subject, body), timeout=DELIVER_TIMEOUT)

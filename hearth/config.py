@@ -192,7 +192,9 @@ class MailConfig:
         default="starttls", metadata=_check(lambda v: v in MAIL_SECURITY,
                                             "one of " + ", ".join(MAIL_SECURITY))
     )
-    smtp_timeout: float = field(default=10.0, metadata=_check(lambda v: v > 0, "seconds > 0"))
+    # At most 10: the Mailer's callers wait 30 s for a delivery of several round trips.
+    smtp_timeout: float = field(default=10.0, metadata=_check(lambda v: 0 < v <= 10,
+                                                              "seconds, more than 0, at most 10"))
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class Mock:
         return f"<Mock {self._name} of {self._protocol.__name__}>"
 
     def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):
+        if attr.startswith("_"):  # introspection (unittest.mock's own, copy, pickle...)
             raise AttributeError(attr)
         if attr not in self._methods:
             self._fail(f"{self._name}.{attr} was used, and {self._protocol.__name__} has no "

@@ -4,7 +4,9 @@ Fixtures:
 
 - ``hearth_node``: a fresh node (:class:`~hearth.testing.node.TestNode`) for the test, on a
   temporary SQLite file; configured by ``@pytest.mark.hearth_config({...})`` on the test (or
-  its module's ``pytestmark``), dotted keys to values.
+  its module's ``pytestmark``), dotted keys to values, and by the ``hearth_overrides``
+  fixture, for values known only when the test runs (a server's port): override it in a
+  module or a ``conftest.py`` to return such a dict; it wins over the markers.
 - ``conn``: a :class:`~hearth.testing.conn.Conn` to that node, with its own cookies.
 - ``hearth_module_node`` and ``module_conn``: the same with one node for a whole module, for
   tests that only read what the module set up. Such a module runs its tests in one event loop:
@@ -29,7 +31,8 @@ from . import mocks
 from .conn import Conn
 from .node import TestNode, dotted, start_node, test_config
 
-__all__ = ["channel_case", "conn", "hearth_module_node", "hearth_node", "module_conn"]
+__all__ = ["channel_case", "conn", "hearth_module_node", "hearth_node", "hearth_overrides",
+           "module_conn"]
 
 MARKER = "hearth_config"
 
@@ -52,12 +55,18 @@ def _overrides(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
     return settings
 
 
+@pytest.fixture
+def hearth_overrides() -> dict[str, Any]:
+    """Configuration of the test's node computed when it runs; none unless overridden."""
+    return {}
+
+
 @pytest_asyncio.fixture
-async def hearth_node(request: pytest.FixtureRequest,
-                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestNode]:
+async def hearth_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                      hearth_overrides: dict[str, Any]) -> AsyncIterator[TestNode]:
     """A node of the application for this test."""
-    node = await start_node(test_config(tmp_path_factory.mktemp("hearth"),
-                                        _overrides(request.node)))
+    settings = {**_overrides(request.node), **hearth_overrides}
+    node = await start_node(test_config(tmp_path_factory.mktemp("hearth"), settings))
     try:
         yield node
     finally:
