@@ -153,7 +153,7 @@ def factory(name: str) -> type[Factory]:
         ) from None
 
 
-def build(name: str, *traits: str, **overrides: Any) -> Built:
+def build(name: str, /, *traits: str, **overrides: Any) -> Built:
     """An unsaved ``name`` record: defaults, then ``traits`` in order, then ``overrides``."""
     made = factory(name)
     fields = dict(made._fields)
@@ -182,22 +182,23 @@ def build(name: str, *traits: str, **overrides: Any) -> Built:
     return Built(name, fields)
 
 
-def build_list(count: int, name: str, *traits: str, **overrides: Any) -> list[Built]:
+def build_list(count: int, name: str, /, *traits: str, **overrides: Any) -> list[Built]:
     return [build(name, *traits, **overrides) for _ in range(count)]
 
 
-def params_for(name: str, *traits: str, **overrides: Any) -> dict[str, Any]:
+def params_for(name: str, /, *traits: str, **overrides: Any) -> dict[str, Any]:
     """The fields of a built record a form would send: associations left out."""
     return {key: value for key, value in build(name, *traits, **overrides).fields.items()
             if not isinstance(value, Built) and not hasattr(value, "id")}
 
 
-async def insert(name: str, *traits: str, **overrides: Any) -> Any:
+async def insert(name: str, /, *traits: str, **overrides: Any) -> Any:
     """Save a ``name`` record through the application's contexts; the saved model."""
     return await _save(build(name, *traits, **overrides))
 
 
-async def insert_list(count: int, name: str, *traits: str, **overrides: Any) -> list[Any]:
+async def insert_list(count: int, name: str, /, *traits: str, **overrides: Any
+                      ) -> list[Any]:
     return [await insert(name, *traits, **overrides) for _ in range(count)]
 
 
