@@ -8,14 +8,12 @@ admin gets past the post's own check, and again by the post's author.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from contexts import posts
+from contexts.accounts import User
 from contexts.posts import Post
 from contexts.roles import ROLES, at_least
+from hearth.testing import PASSWORD, Conn, TestNode, insert, log_in
 from web.pages import ROUTES, Page
-
-from ._browser import Browser, Node, running_node, user_with_role
 
 PROTECTED = [page for page in ROUTES if page.role is not None]
 ON_A_POST = [page for page in PROTECTED if "{id}" in page.path]
@@ -29,13 +27,11 @@ def concrete(path: str, post_id: int) -> str:
     return path.replace("{token}", "some-token").replace("{id}", str(post_id))
 
 
-async def a_post_by(node: Node, email: str) -> Post:
-    author = await node.accounts.get_user_by_email(email)
-    assert author is not None
-    return await posts.create_post(author.id, "A post", "Its body.")
+async def a_post_by(author: User) -> Post:
+    return await insert("post", author=author, title="A post", body="Its body.")
 
 
-async def visit(browser: Browser, page: Page, post_id: int) -> str:
+async def visit(browser: Conn, page: Page, post_id: int) -> str:
     """What the guards made of the request: ``"log in"`` or ``"refused"`` (the route's role
     guard redirects with 302), ``"not yours"`` (the post's own check sends back to it with a
     flash) or ``"allowed"`` (a handler answers a page, or a form's 303)."""
@@ -43,7 +39,6 @@ async def visit(browser: Browser, page: Page, post_id: int) -> str:
     if page.method == "GET":
         response = await browser.get(path)
     else:
-        await browser.get("/")  # a fresh token, as from the page with the form
         response = await browser.post(path, FORM)
     status, location = response.status, response.location
     if status == 302 and location is not None and location.split("?")[0] == "/login":
@@ -68,13 +63,10 @@ def expected(role: str, page: Page) -> str:
     return "allowed"
 
 
-async def signed_in(node: Node, role: str) -> Browser:
-    email = f"{role}@example.com"
-    await user_with_role(node, email, role)
-    browser = Browser(node)
-    page = await browser.log_in(email)
-    assert page.user == role, page.text
-    return browser
+async def signed_in(node: TestNode, role: str) -> Conn:
+    """A client signed in as a new ``role``, shown as the role's name."""
+    user = await insert("user", email=f"{role}@example.com", display_name=role, role=role)
+    return await log_in(Conn(node), user)
 
 
 def test_the_protected_pages_include_each_role_and_the_routes_on_a_post() -> None:
@@ -86,69 +78,63 @@ def test_the_protected_pages_include_each_role_and_the_routes_on_a_post() -> Non
     }
 
 
-async def test_a_visitor_is_sent_to_log_in_from_every_protected_page(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node, Browser(node) as visitor:
-        await user_with_role(node, SOMEONE_ELSE, "user")
-        post = await a_post_by(node, SOMEONE_ELSE)
-        for page in PROTECTED:
-            assert await visit(visitor, page, post.id) == "log in", page
-        assert await posts.get_post(post.id) == post
+async def test_a_visitor_is_sent_to_log_in_from_every_protected_page(conn: Conn) -> None:
+    post = await a_post_by(await insert("user", email=SOMEONE_ELSE))
+    for page in PROTECTED:
+        assert await visit(conn, page, post.id) == "log in", page
+    assert await posts.get_post(post.id) == post
 
 
-async def test_each_role_opens_exactly_the_pages_its_rank_allows(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node:
-        await user_with_role(node, SOMEONE_ELSE, "user")
-        for role in ROLES:
-            async with await signed_in(node, role) as browser:
-                for page in PROTECTED:
-                    post = await a_post_by(node, SOMEONE_ELSE)  # fresh: a walk may delete it
+async def test_each_role_opens_exactly_the_pages_its_rank_allows(hearth_node: TestNode) -> None:
+    someone_else = await insert("user", email=SOMEONE_ELSE)
+    for role in ROLES:
+        async with await signed_in(hearth_node, role) as browser:
+            for page in PROTECTED:
+                post = await a_post_by(someone_else)  # fresh: a walk may delete it
 
-                    assert await visit(browser, page, post.id) == expected(role, page), (
-                        role, page,
-                    )
-
-
-async def test_the_author_passes_the_check_on_their_own_post(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node, await signed_in(node, "user") as author:
-        for page in ON_A_POST:
-            post = await a_post_by(node, "user@example.com")
-
-            assert await visit(author, page, post.id) == "allowed", page
+                assert await visit(browser, page, post.id) == expected(role, page), (
+                    role, page,
+                )
 
 
-async def test_a_visitor_is_told_to_log_in_and_comes_back_after(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node:
-        await user_with_role(node, "alice@example.com", "user")
-        async with Browser(node) as browser:
-            sent = await browser.get("/account")
-            assert sent.location == "/login?next=/account"
+async def test_the_author_passes_the_check_on_their_own_post(conn: Conn) -> None:
+    author = await insert("user", email="user@example.com")
+    await log_in(conn, author)
+    for page in ON_A_POST:
+        post = await a_post_by(author)
 
-            login = await browser.get(sent.location)
-            assert login.flashes == [("error", "Please log in to continue.")]
-            assert 'name="next" value="/account"' in login.text
-
-            page = await browser.post(
-                "/login", {"email": "alice@example.com", "password": "correct horse battery",
-                           "next": "/account"},
-            )
-            assert (page.status, page.location) == (303, "/account")
+        assert await visit(conn, page, post.id) == "allowed", page
 
 
-async def test_a_user_below_the_role_is_told_so(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node, await signed_in(node, "moderator") as browser:
+async def test_a_visitor_is_told_to_log_in_and_comes_back_after(conn: Conn) -> None:
+    await insert("user", email="alice@example.com")
+    sent = await conn.get("/account")
+    assert sent.location == "/login?next=/account"
+
+    login = await conn.get(sent.location)
+    assert login.flashes == [("error", "Please log in to continue.")]
+    assert 'name="next" value="/account"' in login.text
+
+    page = await conn.post(
+        "/login", {"email": "alice@example.com", "password": PASSWORD, "next": "/account"},
+    )
+    assert (page.status, page.location) == (303, "/account")
+
+
+async def test_a_user_below_the_role_is_told_so(hearth_node: TestNode) -> None:
+    async with await signed_in(hearth_node, "moderator") as browser:
         page = await browser.get("/admin", follow=True)
 
-        assert page.status == 200
-        assert page.flashes == [("error", "You are not allowed to see that page.")]
-        assert page.user == "moderator"
+    assert page.status == 200
+    assert page.flashes == [("error", "You are not allowed to see that page.")]
+    assert page.user == "moderator"
 
 
-async def test_the_admin_page_lists_every_user_with_their_role(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node:
-        await user_with_role(node, "bob@example.com", "moderator")
-        async with await signed_in(node, "admin") as admin:
-            page = await admin.get("/admin")
+async def test_the_admin_page_lists_every_user_with_their_role(hearth_node: TestNode) -> None:
+    await insert("user", "moderator", email="bob@example.com")
+    async with await signed_in(hearth_node, "admin") as admin:
+        page = await admin.get("/admin")
 
-        assert page.status == 200
-        assert "bob@example.com" in page.text and "moderator" in page.text
-        assert "admin@example.com" in page.text
+    assert page.status == 200
+    assert "bob@example.com" in page.text and "moderator" in page.text
+    assert "admin@example.com" in page.text
