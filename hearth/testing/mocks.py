@@ -217,6 +217,7 @@ def stub(mock: Mock, name: str, fn: Callable[..., Any]) -> Mock:
 
 def verify(mock: Mock) -> None:
     """Fail if ``mock`` was used wrongly or an expected call has not come."""
+    __tracebackhide__ = True
     problems = mock._problems()
     if problems:
         raise AssertionError("\n".join(problems))
@@ -224,6 +225,7 @@ def verify(mock: Mock) -> None:
 
 def verify_all() -> None:
     """Verify every mock, then reset them all for the next test."""
+    __tracebackhide__ = True
     problems = [p for m in _DEFINED.values() for p in m._problems()]
     reset_all()
     if problems:

@@ -102,6 +102,7 @@ async def module_conn(hearth_module_node: TestNode) -> AsyncIterator[Conn]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True
     try:
         result = yield
     except BaseException:
