@@ -20,7 +20,7 @@ from actors.repo import Repo
 from contexts.tokens import TokenError, Tokens
 from hearth.config import AuthConfig, ConfigError
 from otp import Down, Supervisor
-from tests.web._api import write_ed25519_pair, write_rsa_pair
+from tests.web._keys import write_ed25519_pair, write_rsa_pair
 
 SECRET = b"s" * 48
 
