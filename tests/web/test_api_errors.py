@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
+from hearth.testing import Conn, json_response, problem_response
 from web.api.params import MAX_BODY
 
-from ._api import api_node
-
 TOKEN = "/api/v1/auth/token"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.mark.parametrize(
@@ -29,75 +28,57 @@ TOKEN = "/api/v1/auth/token"
         (b'{"email": "' + b"a" * 300 + b'", "password": "x"}', "at most 254"),
     ],
 )
-async def test_a_bad_body_is_an_invalid_request(
-    tmp_path: Path, body: bytes, message: str
-) -> None:
-    async with api_node(tmp_path) as node:
-        answer = await node.request("POST", TOKEN, data=body,
-                                    headers={"Content-Type": "application/json"})
+async def test_a_bad_body_is_an_invalid_request(conn: Conn, body: bytes, message: str) -> None:
+    answer = await conn.post(TOKEN, data=body, headers=JSON)
 
-        assert answer.status == 400
-        assert answer.code == "invalid_request"
-        assert message in answer.detail
-        assert answer.headers["Content-Type"] == "application/problem+json"
-        assert answer.body == {
-            "type": "urn:hearth:problem:invalid_request",
-            "title": "Bad Request",
-            "status": 400,
-            "detail": answer.detail,
-            "code": "invalid_request",
-        }
+    problem = problem_response(answer, 400, "invalid_request")
+    assert message in answer.detail
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert problem == {
+        "type": "urn:hearth:problem:invalid_request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": answer.detail,
+        "code": "invalid_request",
+    }
 
 
-async def test_a_body_that_is_not_json_is_unsupported(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        answer = await node.request("POST", TOKEN, data={"email": "a@example.com"})
+async def test_a_body_that_is_not_json_is_unsupported(conn: Conn) -> None:
+    answer = await conn.post(TOKEN, data={"email": "a@example.com"})
 
-        assert answer.status == 415
-        assert answer.code == "unsupported_media_type"
+    problem_response(answer, 415, "unsupported_media_type")
 
 
-async def test_an_oversized_body_is_refused(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        big = b'{"email": "' + b"a" * MAX_BODY + b'"}'
+async def test_an_oversized_body_is_refused(conn: Conn) -> None:
+    big = b'{"email": "' + b"a" * MAX_BODY + b'"}'
 
-        answer = await node.request("POST", TOKEN, data=big,
-                                    headers={"Content-Type": "application/json"})
+    answer = await conn.post(TOKEN, data=big, headers=JSON)
 
-        assert answer.status == 413
-        assert answer.code == "payload_too_large"
+    problem_response(answer, 413, "payload_too_large")
 
 
-async def test_an_oversized_chunked_body_is_refused(tmp_path: Path) -> None:
+async def test_an_oversized_chunked_body_is_refused(conn: Conn) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "'
         for _ in range(MAX_BODY // 1024 + 1):
             yield b"a" * 1024
         yield b'"}'
 
-    async with api_node(tmp_path) as node:
-        answer = await node.request("POST", TOKEN, data=chunks(),
-                                    headers={"Content-Type": "application/json"})
+    answer = await conn.post(TOKEN, data=chunks(), headers=JSON)
 
-        assert answer.status == 413
-        assert answer.code == "payload_too_large"
+    problem_response(answer, 413, "payload_too_large")
 
 
-async def test_unknown_routes_and_methods_answer_in_the_api_shape(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        missing = await node.request("GET", "/api/v1/nothing-here")
-        wrong_method = await node.request("PUT", "/api/v1/me")
+async def test_unknown_routes_and_methods_answer_in_the_api_shape(conn: Conn) -> None:
+    missing = await conn.get("/api/v1/nothing-here")
+    wrong_method = await conn.put("/api/v1/me")
 
-        assert missing.status == 404
-        assert missing.code == "not_found"
-        assert wrong_method.status == 405
-        assert wrong_method.code == "method_not_allowed"
-        assert "GET" in wrong_method.headers["Allow"]
+    problem_response(missing, 404, "not_found")
+    problem_response(wrong_method, 405, "method_not_allowed")
+    assert "GET" in wrong_method.headers["Allow"]
 
 
-async def test_pages_are_left_alone(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        health = await node.request("GET", "/health", token="garbage")
+async def test_pages_are_left_alone(conn: Conn) -> None:
+    health = await conn.request("GET", "/health", token="garbage")
 
-        assert health.status == 200
-        assert health.body["status"] == "ok"
+    assert json_response(health, 200)["status"] == "ok"
