@@ -1,7 +1,8 @@
-"""Testing channels the way Phoenix's ChannelCase does (seed Example 36), as a pytest plugin.
+"""Testing channels the way Phoenix's ChannelCase does (seed Example 36).
 
-Register it with ``pytest_plugins = ["channels.testing"]``; a test then asks for the
-``channel_case`` fixture (a :class:`ChannelCase` with the node's PubSub running)::
+The ``channel_case`` fixture (a :class:`ChannelCase` with the node's PubSub running) comes
+with Hearth's pytest plugin (:mod:`hearth.testing.plugin`, installed with the package); a
+test asks for it::
 
     async def test_new_message_is_broadcast(channel_case):
         socket = await channel_case.connect(UserSocket(), {"token": token})
