@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import math
 import re
 import secrets
@@ -71,6 +72,8 @@ __all__ = [
     "insert_user",
     "normalize_email",
 ]
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128
@@ -249,7 +252,16 @@ class Accounts:
                 return
             to, (subject, body) = row["email"], _taken_mail(row["display_name"], base_url)
         if not flooded:
+            await self._mail_quietly(to, subject, body)
+
+    async def _mail_quietly(self, to: str, subject: str, body: str) -> None:
+        """Mail from a form that answers the same whether the address has an account: a
+        delivery that fails (the mail server down) is logged, not raised, or the form would
+        answer differently for the addresses that have one."""
+        try:
             await Mailer.deliver(to, subject, body, mailer=self.mailer)
+        except otp.ProcessExited as e:
+            log.error("mail to %s not sent: %r (%s)", to, subject, e)
 
     async def authenticate(self, email: str, password: str) -> User | None:
         """The user whose email and password these are, else ``None``; as slow for an
@@ -385,7 +397,7 @@ class Accounts:
         name = row["display_name"] if row is not None else ""
         subject, body = _reset_mail(name, reset_url_base + token, ttl)
         if row is not None:
-            await Mailer.deliver(row["email"], subject, body, mailer=self.mailer)
+            await self._mail_quietly(row["email"], subject, body)
         else:
             # A trip to the Repo like the mail's own, so this answer takes about as long.
             await Repo.transaction(_no_mail, repo=self.repo)

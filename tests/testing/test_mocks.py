@@ -168,3 +168,20 @@ def test_a_name_is_one_mock_of_one_protocol() -> None:
     assert mocks.define(MailAdapter, name="MailerMock") is MailerMock
     with pytest.raises(MockError, match="defined already, of MailAdapter"):
         mocks.define(Payments, name="MailerMock")
+
+
+async def test_a_mail_server_down_does_not_tell_who_has_an_account(
+    conn: Conn, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await insert("user")
+
+    def down(mail: Mail) -> None:
+        raise ConnectionRefusedError("the mail server is down")
+
+    mocks.stub(MailerMock, "deliver", down)
+    known = await conn.post("/password/forgot", {"email": user.email})
+    unknown = await conn.post("/password/forgot", {"email": "nobody@example.com"})
+
+    assert (known.status, known.location) == (unknown.status, unknown.location) == (303,
+                                                                                    "/login")
+    assert f"mail to {user.email} not sent: 'Reset your Hearth password'" in caplog.text
