@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from actors.repo import Repo
-
-from ..web._browser import PASSWORD, Node, running_node
+from hearth.testing import PASSWORD, TestNode, insert
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,7 +56,7 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def signed_in(browser: Browser, node: Node, email: str) -> tuple[BrowserContext, Page]:
+async def signed_in(browser: Browser, node: TestNode, email: str) -> tuple[BrowserContext, Page]:
     """A new browser context (its own cookies) logged in as ``email``, on the lobby's page
     with the room joined."""
     context = await browser.new_context(base_url=node.url)
@@ -75,96 +73,93 @@ async def signed_in(browser: Browser, node: Node, email: str) -> tuple[BrowserCo
 
 
 async def test_a_message_typed_in_one_browser_appears_in_the_other(
-    tmp_path: Path, chromium: Browser
+    chromium: Browser, hearth_node: TestNode
 ) -> None:
-    async with running_node(tmp_path) as node:
-        await node.accounts.register("ann@example.com", PASSWORD, "Ann")
-        await node.accounts.register("bob@example.com", PASSWORD, "Bob")
-        ann_context, ann = await signed_in(chromium, node, "ann@example.com")
-        bob_context, bob = await signed_in(chromium, node, "bob@example.com")
-        try:
-            await ann.locator("#message-body").press_sequentially("Hello from Ann")
+    await insert("user", email="ann@example.com", display_name="Ann")
+    await insert("user", email="bob@example.com", display_name="Bob")
+    ann_context, ann = await signed_in(chromium, hearth_node, "ann@example.com")
+    bob_context, bob = await signed_in(chromium, hearth_node, "bob@example.com")
+    try:
+        await ann.locator("#message-body").press_sequentially("Hello from Ann")
 
-            # Bob sees Ann typing; Ann does not see herself.
-            await expect(bob.locator("#typing")).to_be_visible(timeout=WAIT_MS)
-            await expect(bob.locator("#typing")).to_have_text("Ann is typing…")
-            await expect(ann.locator("#typing")).to_be_hidden()
+        # Bob sees Ann typing; Ann does not see herself.
+        await expect(bob.locator("#typing")).to_be_visible(timeout=WAIT_MS)
+        await expect(bob.locator("#typing")).to_have_text("Ann is typing…")
+        await expect(ann.locator("#typing")).to_be_hidden()
 
-            await ann.locator("#message-body").press("Enter")
+        await ann.locator("#message-body").press("Enter")
 
-            for page in (bob, ann):
-                last = page.locator("#messages li.message").last
-                await expect(last.locator(".body")).to_have_text("Hello from Ann",
-                                                                 timeout=WAIT_MS)
-                await expect(last.locator(".author")).to_have_text("Ann")
-            await expect(ann.locator("#message-body")).to_have_value("")
-            await expect(bob.locator("#typing")).to_be_hidden()
-            stored = await Repo.fetch_all("SELECT body FROM messages")
-            assert [row["body"] for row in stored] == ["Hello from Ann"]
-            shown_id = await bob.locator("#messages li.message").last.get_attribute("data-id")
-            row = await Repo.fetch_one("SELECT id FROM messages")
-            assert row is not None and shown_id == str(row["id"])
+        for page in (bob, ann):
+            last = page.locator("#messages li.message").last
+            await expect(last.locator(".body")).to_have_text("Hello from Ann",
+                                                             timeout=WAIT_MS)
+            await expect(last.locator(".author")).to_have_text("Ann")
+        await expect(ann.locator("#message-body")).to_have_value("")
+        await expect(bob.locator("#typing")).to_be_hidden()
+        stored = await Repo.fetch_all("SELECT body FROM messages")
+        assert [row["body"] for row in stored] == ["Hello from Ann"]
+        shown_id = await bob.locator("#messages li.message").last.get_attribute("data-id")
+        row = await Repo.fetch_one("SELECT id FROM messages")
+        assert row is not None and shown_id == str(row["id"])
 
-            # And back: Bob answers, Ann sees it.
-            await bob.locator("#message-body").fill("Hi Ann")
-            await bob.locator("#composer button[type=submit]").click()
-            await expect(ann.locator("#messages li.message .body").last).to_have_text(
-                "Hi Ann", timeout=WAIT_MS
-            )
-        finally:
-            await ann_context.close()
-            await bob_context.close()
+        # And back: Bob answers, Ann sees it.
+        await bob.locator("#message-body").fill("Hi Ann")
+        await bob.locator("#composer button[type=submit]").click()
+        await expect(ann.locator("#messages li.message .body").last).to_have_text(
+            "Hi Ann", timeout=WAIT_MS
+        )
+    finally:
+        await ann_context.close()
+        await bob_context.close()
 
 
 async def test_a_visitor_reads_the_room_live_but_has_no_composer(
-    tmp_path: Path, chromium: Browser
+    chromium: Browser, hearth_node: TestNode
 ) -> None:
-    async with running_node(tmp_path) as node:
-        await node.accounts.register("ann@example.com", PASSWORD, "Ann")
-        visitor_context = await chromium.new_context(base_url=node.url)
-        visitor = await visitor_context.new_page()
-        await visitor.goto("/rooms/lobby")
-        await expect(visitor.locator("#room")).to_have_attribute("data-state", "joined",
-                                                                 timeout=WAIT_MS)
-        ann_context, ann = await signed_in(chromium, node, "ann@example.com")
-        try:
-            await ann.locator("#message-body").fill("Anyone there?")
-            await ann.locator("#message-body").press("Enter")
+    await insert("user", email="ann@example.com", display_name="Ann")
+    visitor_context = await chromium.new_context(base_url=hearth_node.url)
+    visitor = await visitor_context.new_page()
+    await visitor.goto("/rooms/lobby")
+    await expect(visitor.locator("#room")).to_have_attribute("data-state", "joined",
+                                                             timeout=WAIT_MS)
+    ann_context, ann = await signed_in(chromium, hearth_node, "ann@example.com")
+    try:
+        await ann.locator("#message-body").fill("Anyone there?")
+        await ann.locator("#message-body").press("Enter")
 
-            await expect(visitor.locator("#messages li.message .body").last).to_have_text(
-                "Anyone there?", timeout=WAIT_MS
-            )
-            await expect(visitor.locator("#composer")).to_have_count(0)
-        finally:
-            await ann_context.close()
-            await visitor_context.close()
+        await expect(visitor.locator("#messages li.message .body").last).to_have_text(
+            "Anyone there?", timeout=WAIT_MS
+        )
+        await expect(visitor.locator("#composer")).to_have_count(0)
+    finally:
+        await ann_context.close()
+        await visitor_context.close()
 
 
 async def test_the_page_shows_who_is_online_and_who_left(
-    tmp_path: Path, chromium: Browser
+    chromium: Browser, hearth_node: TestNode
 ) -> None:
-    async with running_node(tmp_path) as node:
-        await node.accounts.register("ann@example.com", PASSWORD, "Ann")
-        await node.accounts.register("bob@example.com", PASSWORD, "Bob")
-        ann_context, ann = await signed_in(chromium, node, "ann@example.com")
-        bob_context, bob = await signed_in(chromium, node, "bob@example.com")
-        try:
-            for page in (ann, bob):
-                await expect(page.locator("#online li")).to_have_text(["Ann", "Bob"],
-                                                                      timeout=WAIT_MS)
+    await insert("user", email="ann@example.com", display_name="Ann")
+    await insert("user", email="bob@example.com", display_name="Bob")
+    ann_context, ann = await signed_in(chromium, hearth_node, "ann@example.com")
+    bob_context, bob = await signed_in(chromium, hearth_node, "bob@example.com")
+    try:
+        for page in (ann, bob):
+            await expect(page.locator("#online li")).to_have_text(["Ann", "Bob"],
+                                                                  timeout=WAIT_MS)
 
-            # Bob's tab goes to the background: he shows as away to Ann.
-            await bob.evaluate(
-                "() => { Object.defineProperty(document, 'hidden', {value: true,"
-                " configurable: true});"
-                " document.dispatchEvent(new Event('visibilitychange')); }"
-            )
-            await expect(ann.locator("#online li")).to_have_text(["Ann", "Bob (away)"],
-                                                                 timeout=WAIT_MS)
+        # Bob's tab goes to the background: he shows as away to Ann.
+        await bob.evaluate(
+            "() => { Object.defineProperty(document, 'hidden', {value: true,"
+            " configurable: true});"
+            " document.dispatchEvent(new Event('visibilitychange')); }"
+        )
+        await expect(ann.locator("#online li")).to_have_text(["Ann", "Bob (away)"],
+                                                             timeout=WAIT_MS)
 
-            # Then he closes it without a word: the leave reaches Ann all the same.
-            await bob_context.close()
+        # Then he closes it without a word: the leave reaches Ann all the same.
+        await bob_context.close()
 
-            await expect(ann.locator("#online li")).to_have_text(["Ann"], timeout=WAIT_MS)
-        finally:
-            await ann_context.close()
+        await expect(ann.locator("#online li")).to_have_text(["Ann"], timeout=WAIT_MS)
+    finally:
+        await ann_context.close()
