@@ -6,108 +6,112 @@ own test modules.)"""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from contexts import posts
-
-from ._api import Node, api_node
-
-
-async def write(node: Node, token: str, title: str = "Hello", body: str = "First!",
-                **more: Any) -> Any:
-    """The post the caller of ``token`` wrote."""
-    answer = await node.request("POST", "/api/v1/posts", token=token,
-                                json={"title": title, "body": body, **more})
-    assert answer.status == 201, answer
-    return answer.body
+from hearth.testing import Conn, TestNode, api_conn, insert, json_response, problem_response
 
 
-async def read(node: Node, post_id: int, token: str | None = None) -> Any:
-    """The post as a caller (``token``, or a fresh reader's) reads it."""
-    token = token or await node.token(f"reader{post_id}-{id(node)}@example.com")
-    answer = await node.request("GET", f"/api/v1/posts/{post_id}", token=token)
-    assert answer.status == 200, answer
-    return answer.body
+@pytest_asyncio.fixture
+async def alice(hearth_node: TestNode) -> AsyncIterator[Conn]:
+    """An API client logged in as alice@example.com (shown as "alice")."""
+    user = await insert("user", email="alice@example.com", display_name="alice")
+    async with await api_conn(user) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def bob(hearth_node: TestNode) -> AsyncIterator[Conn]:
+    """An API client logged in as another user."""
+    async with await api_conn(await insert("user")) as client:
+        yield client
+
+
+async def write(author: Conn, title: str = "Hello", body: str = "First!", **more: Any) -> Any:
+    """The post ``author`` wrote."""
+    answer = await author.post("/api/v1/posts", json={"title": title, "body": body, **more})
+    return json_response(answer, 201)
+
+
+async def read(post_id: int, caller: Conn | None = None) -> Any:
+    """The post as ``caller`` (or a fresh reader) reads it."""
+    if caller is None:
+        async with await api_conn(await insert("user")) as reader:
+            return await read(post_id, reader)
+    return json_response(await caller.get(f"/api/v1/posts/{post_id}"), 200)
 
 
 # -- reading ---------------------------------------------------------------------------------
 
 
 async def test_a_caller_lists_published_posts_newest_first_with_their_authors(
-    tmp_path: Path,
+    alice: Conn,
 ) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
-        first = await write(node, alice, "One")
-        second = await write(node, alice, "Two")
-        await write(node, alice, "Draft", published=False)
+    first = await write(alice, "One")
+    second = await write(alice, "Two")
+    await write(alice, "Draft", published=False)
 
-        answer = await node.request("GET", "/api/v1/posts", token=alice)
+    answer = await alice.get("/api/v1/posts")
 
-        assert answer.status == 200
-        assert answer.headers["Cache-Control"] == "private, no-cache"
-        assert answer.body["data"] == [second, first]
-        assert second["author"]["display_name"] == "alice"
-        assert set(second) == {"id", "author", "title", "body", "published", "likes",
-                               "created_at", "updated_at"}
+    assert json_response(answer, 200)["data"] == [second, first]
+    assert answer.headers["Cache-Control"] == "private, no-cache"
+    assert second["author"]["display_name"] == "alice"
+    assert set(second) == {"id", "author", "title", "body", "published", "likes",
+                           "created_at", "updated_at"}
 
 
-async def test_reading_needs_a_caller(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"))
+async def test_reading_needs_a_caller(alice: Conn, conn: Conn) -> None:
+    post = await write(alice)
 
-        listing = await node.request("GET", "/api/v1/posts")
-        one = await node.request("GET", f"/api/v1/posts/{post['id']}")
-        unknown_key = await node.request("GET", "/api/v1/posts", api_key="hk_nope")
+    listing = await conn.get("/api/v1/posts")
+    one = await conn.get(f"/api/v1/posts/{post['id']}")
+    unknown_key = await conn.request("GET", "/api/v1/posts", api_key="hk_nope")
 
-        assert (listing.status, listing.code) == (401, "missing_token")
-        assert (one.status, one.code) == (401, "missing_token")
-        assert (unknown_key.status, unknown_key.code) == (401, "invalid_api_key")
-
-
-async def test_a_caller_reads_a_post(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"))
-
-        assert await read(node, post["id"]) == post
-        assert post["published"] is True and post["likes"] == 0
+    problem_response(listing, 401, "missing_token")
+    problem_response(one, 401, "missing_token")
+    problem_response(unknown_key, 401, "invalid_api_key")
 
 
-async def test_a_draft_is_seen_by_its_author_and_moderators_only(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
-        draft = await write(node, alice, "Not yet", published=False)
-        bob = await node.token("bob@example.com")
-        moderator = await node.token("mod@example.com", "moderator")
+async def test_a_caller_reads_a_post(alice: Conn) -> None:
+    post = await write(alice)
 
-        as_bob = await node.request("GET", f"/api/v1/posts/{draft['id']}", token=bob)
-        like = await node.request("POST", f"/api/v1/posts/{draft['id']}/like", token=bob)
+    assert await read(post["id"]) == post
+    assert post["published"] is True and post["likes"] == 0
 
-        assert (as_bob.status, as_bob.code) == (404, "not_found")
-        assert like.status == 404
-        assert await read(node, draft["id"], alice) == draft
-        assert await read(node, draft["id"], moderator) == draft
 
-        published = await node.request("PATCH", f"/api/v1/posts/{draft['id']}", token=alice,
-                                       json={"published": True})
+async def test_a_draft_is_seen_by_its_author_and_moderators_only(
+    alice: Conn, bob: Conn
+) -> None:
+    draft = await write(alice, "Not yet", published=False)
 
-        assert published.body["published"] is True
-        assert await read(node, draft["id"], bob) == published.body
+    as_bob = await bob.get(f"/api/v1/posts/{draft['id']}")
+    like = await bob.post(f"/api/v1/posts/{draft['id']}/like")
+
+    problem_response(as_bob, 404, "not_found")
+    assert like.status == 404
+    assert await read(draft["id"], alice) == draft
+    async with await api_conn(await insert("user", "moderator")) as moderator:
+        assert await read(draft["id"], moderator) == draft
+
+    published = await alice.patch(f"/api/v1/posts/{draft['id']}", json={"published": True})
+
+    assert published.body["published"] is True
+    assert await read(draft["id"], bob) == published.body
 
 
 @pytest.mark.parametrize("post_id", ["999999", "abc", "1.0", "-1", "%201", "9" * 19])
 async def test_a_post_nobody_has_or_no_id_at_all_is_not_found(
-    tmp_path: Path, post_id: str
+    hearth_node: TestNode, post_id: str
 ) -> None:
-    async with api_node(tmp_path) as node:
-        moderator = await node.token("mod@example.com", "moderator")
+    async with await api_conn(await insert("user", "moderator")) as moderator:
         for method, suffix in [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/like"),
                                ("DELETE", "/like")]:
-            answer = await node.request(method, f"/api/v1/posts/{post_id}{suffix}",
-                                        token=moderator, json={"title": "T"})
+            answer = await moderator.request(method, f"/api/v1/posts/{post_id}{suffix}",
+                                             json={"title": "T"})
 
             assert answer.status == 404, (method, suffix, answer)
             assert answer.code == "not_found"
@@ -116,168 +120,134 @@ async def test_a_post_nobody_has_or_no_id_at_all_is_not_found(
 # -- writing ---------------------------------------------------------------------------------
 
 
-async def test_a_caller_writes_a_post(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
+async def test_a_caller_writes_a_post(hearth_node: TestNode, alice: Conn) -> None:
+    answer = await alice.post("/api/v1/posts", json={"title": " Hello ", "body": "First!"})
 
-        answer = await node.request("POST", "/api/v1/posts", token=alice,
-                                    json={"title": " Hello ", "body": "First!"})
-
-        assert answer.status == 201
-        data = answer.body
-        assert (data["title"], data["body"]) == ("Hello", "First!")
-        user = await node.accounts.get_user_by_email("alice@example.com")
-        assert user is not None and data["author"]["id"] == user.id
-        assert await read(node, data["id"]) == data
-        assert answer.headers["Location"] == f"/api/v1/posts/{data['id']}"
+    data = json_response(answer, 201)
+    assert (data["title"], data["body"]) == ("Hello", "First!")
+    user = await hearth_node.accounts.get_user_by_email("alice@example.com")
+    assert user is not None and data["author"]["id"] == user.id
+    assert await read(data["id"]) == data
+    assert answer.headers["Location"] == f"/api/v1/posts/{data['id']}"
 
 
-async def test_blank_fields_answer_422_with_each_fields_errors(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
+async def test_blank_fields_answer_422_with_each_fields_errors(alice: Conn) -> None:
+    answer = await alice.post("/api/v1/posts", json={"title": "  "})
 
-        answer = await node.request("POST", "/api/v1/posts", token=alice,
-                                    json={"title": "  "})
-
-        assert answer.status == 422
-        assert answer.code == "validation_failed"
-        assert answer.body["errors"] == {
-            "title": ["can't be blank"],
-            "body": ["can't be blank"],
-        }
-        assert await posts.list_posts() == []
-        assert answer.headers["Content-Type"] == "application/problem+json"
+    assert problem_response(answer, 422, "validation_failed")["errors"] == {
+        "title": ["can't be blank"],
+        "body": ["can't be blank"],
+    }
+    assert await posts.list_posts() == []
+    assert answer.headers["Content-Type"] == "application/problem+json"
 
 
-async def test_a_field_that_is_not_a_string_is_a_bad_request(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
+async def test_a_field_that_is_not_a_string_is_a_bad_request(alice: Conn) -> None:
+    answer = await alice.post("/api/v1/posts", json={"title": ["Hi"], "body": "There"})
 
-        answer = await node.request("POST", "/api/v1/posts", token=alice,
-                                    json={"title": ["Hi"], "body": "There"})
-
-        assert answer.status == 400
-        assert answer.code == "invalid_request"
-        assert "title" in answer.detail
+    problem_response(answer, 400, "invalid_request")
+    assert "title" in answer.detail
 
 
 # -- changing --------------------------------------------------------------------------------
 
 
-async def test_the_author_changes_one_field_and_keeps_the_other(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
-        post = await write(node, alice, "Old", "Body stays")
+async def test_the_author_changes_one_field_and_keeps_the_other(alice: Conn) -> None:
+    post = await write(alice, "Old", "Body stays")
 
-        answer = await node.request("PATCH", f"/api/v1/posts/{post['id']}", token=alice,
-                                    json={"title": "New"})
+    answer = await alice.patch(f"/api/v1/posts/{post['id']}", json={"title": "New"})
 
-        assert answer.status == 200
-        assert (answer.body["title"], answer.body["body"]) == ("New", "Body stays")
-        assert await read(node, post["id"]) == answer.body
+    changed = json_response(answer, 200)
+    assert (changed["title"], changed["body"]) == ("New", "Body stays")
+    assert await read(post["id"]) == changed
 
 
-async def test_an_invalid_change_answers_422_and_changes_nothing(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
-        post = await write(node, alice)
+async def test_an_invalid_change_answers_422_and_changes_nothing(alice: Conn) -> None:
+    post = await write(alice)
 
-        answer = await node.request("PATCH", f"/api/v1/posts/{post['id']}", token=alice,
-                                    json={"body": ""})
+    answer = await alice.patch(f"/api/v1/posts/{post['id']}", json={"body": ""})
 
-        assert answer.status == 422
-        assert answer.body["errors"] == {"body": ["can't be blank"]}
-        assert await read(node, post["id"]) == post
+    assert answer.status == 422
+    assert answer.body["errors"] == {"body": ["can't be blank"]}
+    assert await read(post["id"]) == post
 
 
-async def test_another_user_is_forbidden_and_the_post_is_unchanged(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"), "Hers", "Hers.")
-        bob = await node.token("bob@example.com")
+async def test_another_user_is_forbidden_and_the_post_is_unchanged(
+    alice: Conn, bob: Conn
+) -> None:
+    post = await write(alice, "Hers", "Hers.")
 
-        patch = await node.request("PATCH", f"/api/v1/posts/{post['id']}", token=bob,
-                                   json={"title": "Bob's now"})
-        # Refused before the body is judged: a bad body tells bob nothing either.
-        bad_patch = await node.request("PATCH", f"/api/v1/posts/{post['id']}", token=bob,
-                                       json={"title": ""})
-        delete = await node.request("DELETE", f"/api/v1/posts/{post['id']}", token=bob)
+    patch = await bob.patch(f"/api/v1/posts/{post['id']}", json={"title": "Bob's now"})
+    # Refused before the body is judged: a bad body tells bob nothing either.
+    bad_patch = await bob.patch(f"/api/v1/posts/{post['id']}", json={"title": ""})
+    delete = await bob.delete(f"/api/v1/posts/{post['id']}")
 
-        for answer in (patch, bad_patch, delete):
-            assert answer.status == 403, answer
-            assert answer.code == "forbidden"
-        assert await read(node, post["id"]) == post
+    for answer in (patch, bad_patch, delete):
+        problem_response(answer, 403, "forbidden")
+    assert await read(post["id"]) == post
 
 
 @pytest.mark.parametrize("role", ["moderator", "admin"])
 async def test_a_moderator_or_admin_changes_and_deletes_someone_elses_post(
-    tmp_path: Path, role: str
+    alice: Conn, role: str
 ) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"))
-        staff = await node.token(f"{role}@example.com", role)
-
-        patch = await node.request("PATCH", f"/api/v1/posts/{post['id']}", token=staff,
-                                   json={"title": "Tidied"})
-        assert patch.status == 200
-        assert patch.body["title"] == "Tidied"
+    post = await write(alice)
+    async with await api_conn(await insert("user", role)) as staff:
+        patch = await staff.patch(f"/api/v1/posts/{post['id']}", json={"title": "Tidied"})
+        assert json_response(patch, 200)["title"] == "Tidied"
         assert patch.body["author"] == post["author"]  # still alice's
 
-        delete = await node.request("DELETE", f"/api/v1/posts/{post['id']}", token=staff)
+        delete = await staff.delete(f"/api/v1/posts/{post['id']}")
 
-        assert (delete.status, delete.body) == (204, None)
-        gone = await node.request("GET", f"/api/v1/posts/{post['id']}", token=staff)
+        assert (delete.status, delete.raw) == (204, b"")
+        gone = await staff.get(f"/api/v1/posts/{post['id']}")
         assert gone.status == 404
 
 
-async def test_the_author_deletes_their_post_once(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        alice = await node.token("alice@example.com")
-        post = await write(node, alice)
+async def test_the_author_deletes_their_post_once(alice: Conn) -> None:
+    post = await write(alice)
 
-        first = await node.request("DELETE", f"/api/v1/posts/{post['id']}", token=alice)
-        again = await node.request("DELETE", f"/api/v1/posts/{post['id']}", token=alice)
+    first = await alice.delete(f"/api/v1/posts/{post['id']}")
+    again = await alice.delete(f"/api/v1/posts/{post['id']}")
 
-        assert first.status == 204
-        assert (again.status, again.code) == (404, "not_found")
-        assert await posts.get_post(post["id"]) is None
+    assert first.status == 204
+    problem_response(again, 404, "not_found")
+    assert await posts.get_post(post["id"]) is None
 
 
 # -- likes -----------------------------------------------------------------------------------
 
 
-async def test_a_caller_likes_a_post_once_and_takes_it_back(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"))
-        bob = await node.token("bob@example.com")
-        carol = await node.token("carol@example.com")
+async def test_a_caller_likes_a_post_once_and_takes_it_back(alice: Conn, bob: Conn) -> None:
+    post = await write(alice)
+    like = f"/api/v1/posts/{post['id']}/like"
+    async with await api_conn(await insert("user")) as carol:
+        by_bob = await bob.post(like)
+        by_carol = await carol.post(like)
+    again = await bob.post(like)
 
-        by_bob = await node.request("POST", f"/api/v1/posts/{post['id']}/like", token=bob)
-        by_carol = await node.request("POST", f"/api/v1/posts/{post['id']}/like", token=carol)
-        again = await node.request("POST", f"/api/v1/posts/{post['id']}/like", token=bob)
+    assert json_response(by_bob, 200)["likes"] == 1
+    assert by_carol.body["likes"] == 2
+    problem_response(again, 409, "already_liked")
+    assert (await read(post["id"]))["likes"] == 2
 
-        assert (by_bob.status, by_bob.body["likes"]) == (200, 1)
-        assert by_carol.body["likes"] == 2
-        assert (again.status, again.code) == (409, "already_liked")
-        assert (await read(node, post["id"]))["likes"] == 2
+    unlike = await bob.delete(like)
+    unlike_again = await bob.delete(like)
 
-        unlike = await node.request("DELETE", f"/api/v1/posts/{post['id']}/like", token=bob)
-        unlike_again = await node.request("DELETE", f"/api/v1/posts/{post['id']}/like",
-                                          token=bob)
-
-        assert (unlike.status, unlike.body["likes"]) == (200, 1)
-        assert (unlike_again.status, unlike_again.code) == (409, "not_liked")
+    assert json_response(unlike, 200)["likes"] == 1
+    problem_response(unlike_again, 409, "not_liked")
 
 
-async def test_likes_sent_at_once_all_count(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        post = await write(node, await node.token("alice@example.com"))
-        tokens = [await node.token(f"fan{n}@example.com") for n in range(20)]
+async def test_likes_sent_at_once_all_count(hearth_node: TestNode, alice: Conn,
+                                            conn: Conn) -> None:
+    post = await write(alice)
+    fans = [await hearth_node.tokens.issue(await insert("user")) for _ in range(20)]
 
-        answers = await asyncio.gather(*(
-            node.request("POST", f"/api/v1/posts/{post['id']}/like", token=token)
-            for token in tokens
-        ))
+    answers = await asyncio.gather(*(
+        conn.request("POST", f"/api/v1/posts/{post['id']}/like", token=fan.access_token)
+        for fan in fans
+    ))
 
-        assert [a.status for a in answers] == [200] * 20
-        assert sorted(a.body["likes"] for a in answers) == list(range(1, 21))
-        assert (await read(node, post["id"]))["likes"] == 20
+    assert [a.status for a in answers] == [200] * 20
+    assert sorted(a.body["likes"] for a in answers) == list(range(1, 21))
+    assert (await read(post["id"]))["likes"] == 20
