@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -34,20 +34,24 @@ from yarl import URL
 
 from contexts import api_keys, sessions
 from contexts.accounts import User
+from hearth.config import Config
+from web import csrf
 from web import session as web_session
 from web.api.errors import PROBLEM_JSON
 from web.session import COOKIE
 
-from .node import TestNode, current_node
+from .node import PASSWORD, TestNode, current_node
 
 __all__ = [
     "Conn",
     "Response",
+    "Served",
     "api_conn",
     "get_flash",
     "html_response",
     "json_response",
     "log_in",
+    "log_in_with_password",
     "problem_response",
     "redirected_to",
     "text_response",
@@ -164,11 +168,24 @@ def describe(resp: Response) -> str:
     return said
 
 
+class Served(Protocol):
+    """What a client needs of a node: where it listens and its configuration (its secret
+    key opens and seals the session cookie). A :class:`TestNode`, or a node served in
+    another process whose configuration the test wrote."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def config(self) -> Config: ...
+
+
 class Conn:
     """A client of ``node`` with its own cookies (and ``headers`` sent on every request)."""
 
-    def __init__(self, node: TestNode, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, node: Served, headers: Mapping[str, str] | None = None) -> None:
         self.node = node
+        self.secret = node.config.auth.secret_key.encode()
         self.headers = dict(headers or {})
         self.http = aiohttp.ClientSession(
             base_url=node.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
@@ -210,12 +227,15 @@ class Conn:
         return self._open(self.cookie)
 
     async def csrf_token(self) -> str:
-        """The session's CSRF token; a first page is loaded if the session has none yet."""
+        """The session's CSRF token. A session without one gets one as the node's first
+        page would give it, sealed into the cookie here: no request is made, so no flash
+        waiting in the session is shown (and spent) on the way."""
         session = self.session
-        if session is None or session.csrf is None:
-            await self.get("/")
-            session = self.session
-        assert session is not None and session.csrf is not None, "the node made no session"
+        if session is None:
+            session = web_session.Session(None, None, [], time.time())
+        if session.csrf is None:
+            session.csrf = csrf.new_token()
+            self.cookie = web_session.encode(session, self.secret)
         return session.csrf
 
     # -- requests --------------------------------------------------------------------------
@@ -288,7 +308,7 @@ class Conn:
     def _open(self, value: str | None) -> web_session.Session | None:
         if not value:
             return None
-        return web_session.decode(value, self.node.secret, self.node.config.auth.session_max_age)
+        return web_session.decode(value, self.secret, self.node.config.auth.session_max_age)
 
 
 # -- signing in ----------------------------------------------------------------------------------
@@ -299,9 +319,14 @@ async def log_in(conn: Conn, user: User) -> Conn:
     session row and the sealed cookie (no password, no login throttle); returns ``conn``."""
     auth = conn.node.config.auth
     token = await sessions.create(user.id, auth.session_max_age)
-    session = web_session.Session(token, None, [], time.time())
-    conn.cookie = web_session.encode(session, conn.node.secret)
+    session = web_session.Session(token, csrf.new_token(), [], time.time())
+    conn.cookie = web_session.encode(session, conn.secret)
     return conn
+
+
+async def log_in_with_password(conn: Conn, email: str, password: str = PASSWORD) -> Response:
+    """Post the login form, as a person does (throttles and all); the answer, unfollowed."""
+    return await conn.post("/login", {"email": email, "password": password})
 
 
 async def api_conn(user: User, node: TestNode | None = None) -> Conn:

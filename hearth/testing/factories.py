@@ -220,7 +220,8 @@ class UserFactory(Factory, model="user"):
     display_name = sequence(lambda n: f"User {n}")
     password = PASSWORD
     role = "user"
-    traits = {"moderator": {"role": "moderator"}, "admin": {"role": "admin"}}
+    traits = {"user": {"role": "user"}, "moderator": {"role": "moderator"},
+              "admin": {"role": "admin"}}
 
     @classmethod
     async def create(cls, fields: dict[str, Any]) -> User:

@@ -43,7 +43,10 @@ _running: list[TestNode] = []
 def test_config(data_dir: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """The configuration of a node under test, its database in ``data_dir``; ``overrides``
     by dotted key (``{"api.rate_limit": 5}``) win over the test defaults and are checked as
-    ``config.toml``'s values are (an unknown key raises :class:`hearth.config.ConfigError`)."""
+    ``config.toml``'s values are (an unknown key raises :class:`hearth.config.ConfigError`).
+
+    Not a test, whatever pytest's name rules think: a test module may import it by name
+    (``from hearth.testing import test_config``) without pytest collecting it."""
     settings: dict[str, Any] = {
         "server.host": "127.0.0.1",
         "server.port": 0,
@@ -60,6 +63,9 @@ def test_config(data_dir: Path, overrides: Mapping[str, Any] | None = None) -> C
     }
     settings.update(overrides or {})
     return load_config(env={}, overrides=settings)
+
+
+test_config.__test__ = False  # type: ignore[attr-defined]
 
 
 @dataclass

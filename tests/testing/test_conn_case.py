@@ -94,3 +94,13 @@ async def test_a_forged_form_without_the_csrf_token_is_refused(conn: Conn) -> No
 
     assert forged.status == 403
     assert "Hello" not in html_response(followed, 200)
+
+
+async def test_a_flash_waiting_in_the_session_survives_the_next_form(conn: Conn) -> None:
+    await log_in(conn, await insert("user"))
+    await conn.post("/logout")  # flashes "You have been logged out." for the next page
+
+    await conn.post("/password/forgot", {"email": "nobody@example.com"})
+    page = await conn.get("/login")
+
+    assert [kind for kind, _ in page.flashes] == ["info", "info"]

@@ -154,7 +154,7 @@ def test_an_unknown_field_fails_naming_it() -> None:
 
 def test_an_unknown_trait_or_factory_fails_naming_it() -> None:
     with pytest.raises(FactoryError, match="the user factory has no trait 'owner'; its "
-                                           "traits: admin, moderator"):
+                                           "traits: admin, moderator, user"):
         build("user", "owner")
     with pytest.raises(FactoryError, match="no factory 'comment'; there are: "):
         build("comment")
