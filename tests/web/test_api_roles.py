@@ -10,12 +10,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from contexts import posts
+from contexts.accounts import User
 from contexts.roles import ROLES, at_least
+from hearth.testing import (
+    Conn,
+    TestNode,
+    api_conn,
+    insert,
+    json_response,
+    problem_response,
+    test_config,
+)
 from web.api.routes import OPENAPI_PATH, ROUTES, Route, versioned_paths
 from web.endpoint import build_app
-
-from ._api import Node, api_node, config_for
 
 PROTECTED = [route for route in ROUTES if route.role is not None]
 ON_A_POST = [route for route in PROTECTED
@@ -32,10 +39,9 @@ def concrete(path: str, post_id: int = 999999) -> str:
     return "/api/v1" + re.sub(r"\{[^}]+\}", "999999", path)
 
 
-async def a_post_by(node: Node, email: str) -> int:
-    author = await node.accounts.get_user_by_email(email)
-    assert author is not None
-    return (await posts.create_post(author.id, "A post", "Its body.")).id
+async def a_post_by(author: User) -> int:
+    post_id: int = (await insert("post", author=author, title="A post", body="Its body.")).id
+    return post_id
 
 
 def expected(role: str, route: Route) -> str:
@@ -49,7 +55,7 @@ def expected(role: str, route: Route) -> str:
 
 
 def test_the_route_table_lists_every_api_route_the_router_has(tmp_path: Path) -> None:
-    app = build_app(config_for(tmp_path))
+    app = build_app(test_config(tmp_path))
 
     served = {
         (route.method, route.resource.canonical)
@@ -70,87 +76,74 @@ def test_only_logging_in_and_refreshing_need_no_caller() -> None:
         ("POST", "/auth/token"), ("POST", "/auth/refresh")}
 
 
-async def test_every_protected_route_refuses_anonymous_callers(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        await node.user("someone.else@example.com")
-        post_id = await a_post_by(node, "someone.else@example.com")
-        for route in PROTECTED:
-            answer = await node.request(route.method, concrete(route.path, post_id), json={})
+async def test_every_protected_route_refuses_anonymous_callers(conn: Conn) -> None:
+    post_id = await a_post_by(await insert("user"))
+    for route in PROTECTED:
+        answer = await conn.request(route.method, concrete(route.path, post_id), json={})
 
-            assert answer.status == 401, route
-            assert answer.code == "missing_token", route
-            assert answer.headers["WWW-Authenticate"].startswith('Bearer realm="hearth"')
-        assert (await node.request("GET", OPENAPI_PATH)).status == 200
+        assert answer.status == 401, route
+        assert answer.code == "missing_token", route
+        assert answer.headers["WWW-Authenticate"].startswith('Bearer realm="hearth"')
+    assert (await conn.get(OPENAPI_PATH)).status == 200
 
 
-async def test_every_protected_route_admits_exactly_the_roles_it_names(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
+async def test_every_protected_route_admits_exactly_the_roles_it_names(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    callers = {role: await insert("user", role=role) for role in ROLES}
+    someone_else = await insert("user")
+
+    for route in PROTECTED:
         for role in ROLES:
-            await node.user(f"{role}@example.com", role)
-        await node.user("someone.else@example.com")
-
-        for route in PROTECTED:
-            for role in ROLES:
-                # A fresh login for each call: one of the routes logs out. A fresh post too:
-                # one of them deletes it.
-                token = (await node.login(f"{role}@example.com"))["access_token"]
-                post_id = await a_post_by(node, "someone.else@example.com")
-                answer = await node.request(route.method, concrete(route.path, post_id),
-                                            token=token, json={})
-
-                if expected(role, route) == "allowed":
-                    assert answer.status not in (401, 403), (route, role, answer)
-                    assert answer.status != 404 or route not in ON_A_POST, (route, role)
-                else:
-                    assert answer.status == 403, (route, role, answer)
-                    assert answer.code == "forbidden", (route, role)
-
-
-async def test_the_author_passes_the_check_on_their_own_post(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        token = await node.token("author@example.com")
-        for route in ON_A_POST:
-            post_id = await a_post_by(node, "author@example.com")
-
-            answer = await node.request(route.method, concrete(route.path, post_id),
+            # A fresh login for each call: one of the routes logs out. A fresh post too:
+            # one of them deletes it.
+            token = (await hearth_node.tokens.issue(callers[role])).access_token
+            post_id = await a_post_by(someone_else)
+            answer = await conn.request(route.method, concrete(route.path, post_id),
                                         token=token, json={})
+
+            if expected(role, route) == "allowed":
+                assert answer.status not in (401, 403), (route, role, answer)
+                assert answer.status != 404 or route not in ON_A_POST, (route, role)
+            else:
+                assert answer.status == 403, (route, role, answer)
+                assert answer.code == "forbidden", (route, role)
+
+
+async def test_the_author_passes_the_check_on_their_own_post(hearth_node: TestNode) -> None:
+    author = await insert("user")
+    async with await api_conn(author) as api:
+        for route in ON_A_POST:
+            post_id = await a_post_by(author)
+
+            answer = await api.request(route.method, concrete(route.path, post_id), json={})
 
             assert answer.status in (200, 204), (route, answer)
 
 
-async def test_api_keys_carry_their_owners_role_and_no_more(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        user = await node.token("ann@example.com")
-        moderator = await node.token("max@example.com", "moderator")
-        keys = {}
-        for name, token in [("user", user), ("moderator", moderator)]:
-            made = await node.request("POST", "/api/v1/api_keys", token=token,
-                                      json={"name": name})
-            keys[name] = made.body["key"]
+async def test_api_keys_carry_their_owners_role_and_no_more(conn: Conn) -> None:
+    user_key = (await insert("api_key", owner=await insert("user"))).secret
+    moderator_key = (await insert("api_key", owner=await insert("user", "moderator"))).secret
 
-        queue_as_user = await node.request("GET", "/api/v1/moderation/queue",
-                                           api_key=keys["user"])
-        queue_as_moderator = await node.request("GET", "/api/v1/moderation/queue",
-                                                api_key=keys["moderator"])
-        users_as_moderator = await node.request("GET", "/api/v1/admin/users",
-                                                api_key=keys["moderator"])
+    queue_as_user = await conn.request("GET", "/api/v1/moderation/queue", api_key=user_key)
+    queue_as_moderator = await conn.request("GET", "/api/v1/moderation/queue",
+                                            api_key=moderator_key)
+    users_as_moderator = await conn.request("GET", "/api/v1/admin/users",
+                                            api_key=moderator_key)
 
-        assert queue_as_user.status == 403
-        assert queue_as_moderator.status == 200
-        assert queue_as_moderator.body == {"items": []}
-        assert users_as_moderator.status == 403
+    problem_response(queue_as_user, 403)
+    assert json_response(queue_as_moderator, 200) == {"items": []}
+    problem_response(users_as_moderator, 403)
 
 
-async def test_an_admin_lists_every_user(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        await node.user("ann@example.com")
-        admin = await node.token("root@example.com", "admin")
+async def test_an_admin_lists_every_user(hearth_node: TestNode) -> None:
+    await insert("user", email="ann@example.com")
+    async with await api_conn(await insert("user", "admin", email="root@example.com")) as admin:
+        answer = await admin.get("/api/v1/admin/users")
 
-        answer = await node.request("GET", "/api/v1/admin/users", token=admin)
-
-        assert answer.status == 200
-        assert [(u["email"], u["role"]) for u in answer.body["users"]] == [
-            ("ann@example.com", "user"),
-            ("root@example.com", "admin"),
-        ]
-        assert all("password_hash" not in u for u in answer.body["users"])
+    users = json_response(answer, 200)["users"]
+    assert [(u["email"], u["role"]) for u in users] == [
+        ("ann@example.com", "user"),
+        ("root@example.com", "admin"),
+    ]
+    assert all("password_hash" not in u for u in users)
