@@ -3,132 +3,125 @@ v1 answers flat JSON, v2 a JSON:API-style envelope; a version nobody has is 406.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
+from hearth.testing import Conn, TestNode, api_conn, insert, json_response, problem_response
 from web.api.versions import negotiate
-
-from ._api import Node, api_node
 
 V2 = "application/vnd.hearth.v2+json"
 
 
-async def a_post(node: Node) -> tuple[str, Any]:
-    token = await node.token("alice@example.com")
-    made = await node.request("POST", "/api/v1/posts", token=token,
-                              json={"title": "Hello", "body": "First!"})
-    assert made.status == 201, made
-    return token, made.body
+@pytest_asyncio.fixture
+async def alice(hearth_node: TestNode) -> AsyncIterator[Conn]:
+    """An API client logged in as a user shown as "alice"."""
+    async with await api_conn(await insert("user", display_name="alice")) as client:
+        yield client
 
 
-async def test_v1_answers_flat_json_and_v2_an_envelope(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        token, post = await a_post(node)
-
-        v1 = await node.request("GET", f"/api/v1/posts/{post['id']}", token=token)
-        v2 = await node.request("GET", f"/api/v2/posts/{post['id']}", token=token)
-
-        assert v1.body == post
-        assert isinstance(v1.body["id"], int)
-        assert v1.headers["API-Version"] == "1"
-        assert v2.headers["API-Version"] == "2"
-        assert v2.body == {"data": {
-            "type": "post",
-            "id": str(post["id"]),
-            "attributes": {
-                "title": "Hello", "body": "First!", "published": True, "likes": 0,
-                "created_at": v2.body["data"]["attributes"]["created_at"],
-                "updated_at": v2.body["data"]["attributes"]["updated_at"],
-            },
-            "relationships": {"author": {
-                "data": {"type": "user", "id": str(post["author"]["id"])},
-                "meta": {"display_name": "alice"},
-            }},
-        }}
-        created = v2.body["data"]["attributes"]["created_at"]
-        assert created.endswith("Z") and created.startswith("20")
+async def a_post(author: Conn) -> Any:
+    """The post ``author`` wrote, as v1 answered it."""
+    made = await author.post("/api/v1/posts", json={"title": "Hello", "body": "First!"})
+    return json_response(made, 201)
 
 
-async def test_v2_lists_carry_meta_and_links(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        token, post = await a_post(node)
+async def test_v1_answers_flat_json_and_v2_an_envelope(alice: Conn) -> None:
+    post = await a_post(alice)
 
-        v2 = await node.request("GET", "/api/v2/posts", token=token)
+    v1 = await alice.get(f"/api/v1/posts/{post['id']}")
+    v2 = await alice.get(f"/api/v2/posts/{post['id']}")
 
-        assert [item["id"] for item in v2.body["data"]] == [str(post["id"])]
-        assert v2.body["meta"] == {"page_number": 1, "page_size": 20, "total_entries": 1,
-                                   "total_pages": 1}
-        assert v2.body["links"]["first"] == "/api/v2/posts?page=1&page_size=20"
+    assert v1.body == post
+    assert isinstance(v1.body["id"], int)
+    assert v1.headers["API-Version"] == "1"
+    assert v2.headers["API-Version"] == "2"
+    assert v2.body == {"data": {
+        "type": "post",
+        "id": str(post["id"]),
+        "attributes": {
+            "title": "Hello", "body": "First!", "published": True, "likes": 0,
+            "created_at": v2.body["data"]["attributes"]["created_at"],
+            "updated_at": v2.body["data"]["attributes"]["updated_at"],
+        },
+        "relationships": {"author": {
+            "data": {"type": "user", "id": str(post["author"]["id"])},
+            "meta": {"display_name": "alice"},
+        }},
+    }}
+    created = v2.body["data"]["attributes"]["created_at"]
+    assert created.endswith("Z") and created.startswith("20")
 
 
-async def test_unversioned_routes_follow_accept(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        token, post = await a_post(node)
-        path = f"/api/posts/{post['id']}"
+async def test_v2_lists_carry_meta_and_links(alice: Conn) -> None:
+    post = await a_post(alice)
 
-        plain = await node.request("GET", path, token=token)
-        json = await node.request("GET", path, token=token,
-                                  headers={"Accept": "application/json"})
-        v1 = await node.request("GET", path, token=token,
-                                headers={"Accept": "application/vnd.hearth.v1+json"})
-        v2 = await node.request("GET", path, token=token, headers={"Accept": V2})
+    v2 = await alice.get("/api/v2/posts")
 
-        assert plain.body == json.body == v1.body == post
-        assert plain.headers["Content-Type"] == "application/json"
-        assert v1.headers["Content-Type"] == "application/vnd.hearth.v1+json"
-        assert v2.headers["Content-Type"] == V2
-        assert v2.body["data"]["id"] == str(post["id"])
-        assert "Accept" in v2.headers["Vary"]
+    assert [item["id"] for item in v2.body["data"]] == [str(post["id"])]
+    assert v2.body["meta"] == {"page_number": 1, "page_size": 20, "total_entries": 1,
+                               "total_pages": 1}
+    assert v2.body["links"]["first"] == "/api/v2/posts?page=1&page_size=20"
+
+
+async def test_unversioned_routes_follow_accept(alice: Conn) -> None:
+    post = await a_post(alice)
+    path = f"/api/posts/{post['id']}"
+
+    plain = await alice.get(path)
+    json = await alice.get(path, headers={"Accept": "application/json"})
+    v1 = await alice.get(path, headers={"Accept": "application/vnd.hearth.v1+json"})
+    v2 = await alice.get(path, headers={"Accept": V2})
+
+    assert plain.body == json.body == v1.body == post
+    assert plain.headers["Content-Type"] == "application/json"
+    assert v1.headers["Content-Type"] == "application/vnd.hearth.v1+json"
+    assert v2.headers["Content-Type"] == V2
+    assert v2.body["data"]["id"] == str(post["id"])
+    assert "Accept" in v2.headers["Vary"]
 
 
 @pytest.mark.parametrize("accept", ["application/vnd.hearth.v3+json", "text/html",
                                     "application/vnd.hearth.v2+json;q=0"])
 async def test_an_accept_no_version_satisfies_is_not_acceptable(
-    tmp_path: Path, accept: str
+    alice: Conn, accept: str
 ) -> None:
-    async with api_node(tmp_path) as node:
-        token, _ = await a_post(node)
+    await a_post(alice)
 
-        answer = await node.request("GET", "/api/posts", token=token,
-                                    headers={"Accept": accept})
+    answer = await alice.get("/api/posts", headers={"Accept": accept})
 
-        assert (answer.status, answer.code) == (406, "not_acceptable")
-        assert "vnd.hearth.v2+json" in answer.detail
+    problem_response(answer, 406, "not_acceptable")
+    assert "vnd.hearth.v2+json" in answer.detail
 
 
 @pytest.mark.parametrize("path", ["/api/v3/posts", "/api/v0/posts/1", "/api/v12/me",
                                   "/api/v99"])
 async def test_a_path_naming_an_unknown_version_is_not_acceptable(
-    tmp_path: Path, path: str
+    conn: Conn, path: str
 ) -> None:
-    async with api_node(tmp_path) as node:
-        answer = await node.request("GET", path)
+    answer = await conn.get(path)
 
-        assert (answer.status, answer.code) == (406, "not_acceptable")
-
-
-async def test_known_versions_still_answer_404_and_405(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        for prefix in ("/api/v1", "/api/v2", "/api"):
-            missing = await node.request("GET", f"{prefix}/nothing-here")
-            wrong = await node.request("PUT", f"{prefix}/posts")
-
-            assert (missing.status, missing.code) == (404, "not_found"), prefix
-            assert (wrong.status, wrong.code) == (405, "method_not_allowed"), prefix
+    problem_response(answer, 406, "not_acceptable")
 
 
-async def test_writes_answer_in_the_version_asked_for(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        token = await node.token("alice@example.com")
+async def test_known_versions_still_answer_404_and_405(conn: Conn) -> None:
+    for prefix in ("/api/v1", "/api/v2", "/api"):
+        missing = await conn.get(f"{prefix}/nothing-here")
+        wrong = await conn.put(f"{prefix}/posts")
 
-        made = await node.request("POST", "/api/posts", token=token, headers={"Accept": V2},
-                                  json={"title": "T", "body": "B"})
+        assert (missing.status, missing.code) == (404, "not_found"), prefix
+        assert (wrong.status, wrong.code) == (405, "method_not_allowed"), prefix
 
-        assert made.status == 201
-        assert made.body["data"]["type"] == "post"
-        assert made.body["data"]["attributes"]["title"] == "T"
+
+async def test_writes_answer_in_the_version_asked_for(alice: Conn) -> None:
+    made = await alice.post("/api/posts", headers={"Accept": V2},
+                            json={"title": "T", "body": "B"})
+
+    assert made.status == 201
+    assert made.body["data"]["type"] == "post"
+    assert made.body["data"]["attributes"]["title"] == "T"
 
 
 @pytest.mark.parametrize(
