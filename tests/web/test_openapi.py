@@ -11,12 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from contexts import chat, posts
+from contexts import chat
+from hearth.testing import Conn, TestNode, insert, json_response, test_config
 from web.api.openapi import document
 from web.api.routes import OPENAPI_PATH, ROUTES, versioned_paths
 from web.endpoint import build_app
-
-from ._api import api_node, config_for
 
 ST = Path(sys.executable).with_name("st")
 SCHEMATHESIS_CHECKS = ",".join([
@@ -29,7 +28,7 @@ SCHEMATHESIS_CHECKS = ",".join([
 
 
 def test_the_document_describes_every_route_the_router_serves(tmp_path: Path) -> None:
-    app = build_app(config_for(tmp_path))
+    app = build_app(test_config(tmp_path))
     served = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()
@@ -52,48 +51,45 @@ def test_the_document_describes_every_route_the_router_serves(tmp_path: Path) ->
             assert "429" in operation["responses"], path
 
 
-async def test_the_document_is_served_to_anyone(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        answer = await node.request("GET", OPENAPI_PATH)
+async def test_the_document_is_served_to_anyone(conn: Conn) -> None:
+    answer = await conn.get(OPENAPI_PATH)
 
-        again = await node.request("GET", OPENAPI_PATH,
-                                   headers={"If-None-Match": answer.headers["ETag"]})
+    again = await conn.get(OPENAPI_PATH, headers={"If-None-Match": answer.headers["ETag"]})
 
-        assert answer.status == 200
-        assert answer.body == orjson.loads(orjson.dumps(document()))
-        assert answer.headers["Cache-Control"] == "public, max-age=300"
-        assert again.status == 304
+    assert json_response(answer, 200) == orjson.loads(orjson.dumps(document()))
+    assert answer.headers["Cache-Control"] == "public, max-age=300"
+    assert again.status == 304
 
 
 @pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed")
+@pytest.mark.hearth_config(auth__access_token_ttl=3600.0)
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    tmp_path: Path,
+    hearth_node: TestNode, tmp_path: Path
 ) -> None:
-    async with api_node(tmp_path, auth__access_token_ttl=3600.0) as node:
-        admin = await node.user("admin@example.com", "admin")
-        for n in range(3):
-            await posts.create_post(admin.id, f"Post {n}", "Body " * 50)
-        lobby = await chat.get_room(chat.LOBBY)
-        assert lobby is not None
-        await chat.post_message(lobby.id, admin.id, "Hello")
-        token = (await node.login("admin@example.com"))["access_token"]
+    admin = await insert("user", "admin")
+    for n in range(3):
+        await insert("post", author=admin, title=f"Post {n}", body="Body " * 50)
+    lobby = await chat.get_room(chat.LOBBY)
+    assert lobby is not None
+    await insert("message", room=lobby, author=admin, body="Hello")
+    token = (await hearth_node.tokens.issue(admin)).access_token
 
-        process = await asyncio.create_subprocess_exec(
-            str(ST), "run", node.url + OPENAPI_PATH,
-            "--checks", SCHEMATHESIS_CHECKS,
-            "--header", f"Authorization: Bearer {token}",
-            # Logging out would leave the rest of the run without a caller.
-            "--exclude-path-regex", r"/auth/token$",
-            "--max-examples", "15",
-            "--phases", "examples,coverage,fuzzing",
-            "--seed", "1",
-            "--workers", "1",
-            "--report-dir", str(tmp_path / "report"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=tmp_path,  # its cache directory
-            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
-        )
-        out, _ = await process.communicate()
+    process = await asyncio.create_subprocess_exec(
+        str(ST), "run", hearth_node.url + OPENAPI_PATH,
+        "--checks", SCHEMATHESIS_CHECKS,
+        "--header", f"Authorization: Bearer {token}",
+        # Logging out would leave the rest of the run without a caller.
+        "--exclude-path-regex", r"/auth/token$",
+        "--max-examples", "15",
+        "--phases", "examples,coverage,fuzzing",
+        "--seed", "1",
+        "--workers", "1",
+        "--report-dir", str(tmp_path / "report"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # its cache directory
+        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+    )
+    out, _ = await process.communicate()
 
-        assert process.returncode == 0, out.decode()[-6000:]
+    assert process.returncode == 0, out.decode()[-6000:]
