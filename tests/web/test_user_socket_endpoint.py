@@ -17,9 +17,8 @@ import pytest
 from actors.user_socket import SALT
 from channels import token
 from hearth.secrets import load_secret_key
+from hearth.testing import Conn, TestNode, insert, json_response
 
-from ._api import Node as ApiNode
-from ._api import api_node
 from ._browser import Browser, Node, running_node
 from .test_pages_auth import NEW_PASSWORD, latest_mail_to, reset_path
 
@@ -27,7 +26,7 @@ WAIT = 5.0
 _TOKEN = re.compile(r'<meta name="socket-token" content="([^"]*)">')
 
 
-def ws_url(node: Node | ApiNode, **params: str) -> str:
+def ws_url(node: Node | TestNode, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in {**params, "vsn": "2.0.0"}.items())
     return f"{node.url.replace('http', 'ws', 1)}/socket/websocket?{query}"
 
@@ -200,42 +199,41 @@ async def test_a_page_token_is_refused_after_a_role_change(tmp_path: Path) -> No
 # -- API tokens ------------------------------------------------------------------------------
 
 
-async def test_revoking_an_api_token_closes_the_sockets_opened_with_it(tmp_path: Path) -> None:
-    async with api_node(tmp_path) as node:
-        await node.user("ann@example.com")
-        laptop = (await node.login("ann@example.com"))["access_token"]
-        script = (await node.login("ann@example.com"))["access_token"]
-        revoked = await node.http.ws_connect(ws_url(node, token=laptop))
-        kept = await node.http.ws_connect(ws_url(node, token=script))
-        for ws in (revoked, kept):
-            assert (await join(ws, "room:lobby"))["status"] == "ok"
+async def test_revoking_an_api_token_closes_the_sockets_opened_with_it(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user")
+    laptop = (await hearth_node.tokens.issue(ann)).access_token
+    script = (await hearth_node.tokens.issue(ann)).access_token
+    revoked = await conn.http.ws_connect(ws_url(hearth_node, token=laptop))
+    kept = await conn.http.ws_connect(ws_url(hearth_node, token=script))
+    for ws in (revoked, kept):
+        assert (await join(ws, "room:lobby"))["status"] == "ok"
 
-        answer = await node.request("DELETE", "/api/v1/auth/token", token=laptop)
+    answer = await conn.delete("/api/v1/auth/token", token=laptop)
 
-        assert answer.status == 204
-        assert await closed_with(revoked) == 1001
-        assert await refused_status(node.http, ws_url(node, token=laptop)) == 403
-        # Another login of the same account is another family: its socket stays.
-        await assert_served(kept)
-        await kept.close()
+    assert answer.status == 204
+    assert await closed_with(revoked) == 1001
+    assert await refused_status(conn.http, ws_url(hearth_node, token=laptop)) == 403
+    # Another login of the same account is another family: its socket stays.
+    await assert_served(kept)
+    await kept.close()
 
 
 async def test_a_spent_refresh_token_used_again_closes_its_logins_sockets(
-    tmp_path: Path,
+    hearth_node: TestNode, conn: Conn
 ) -> None:
-    async with api_node(tmp_path) as node:
-        await node.user("ann@example.com")
-        pair = await node.login("ann@example.com")
-        spent = pair["refresh_token"]
-        fresh = await node.request("POST", "/api/v1/auth/refresh", json={"refresh_token": spent})
-        ws = await node.http.ws_connect(ws_url(node, token=fresh.body["access_token"]))
-        assert (await join(ws, "room:lobby"))["status"] == "ok"
+    spent = (await hearth_node.tokens.issue(await insert("user"))).refresh_token
+    fresh = await conn.post("/api/v1/auth/refresh", json={"refresh_token": spent})
+    access = json_response(fresh, 200)["access_token"]
+    ws = await conn.http.ws_connect(ws_url(hearth_node, token=access))
+    assert (await join(ws, "room:lobby"))["status"] == "ok"
 
-        # Someone else holds the spent token: the whole login is revoked.
-        reuse = await node.request("POST", "/api/v1/auth/refresh", json={"refresh_token": spent})
+    # Someone else holds the spent token: the whole login is revoked.
+    reuse = await conn.post("/api/v1/auth/refresh", json={"refresh_token": spent})
 
-        assert reuse.status == 401
-        assert await closed_with(ws) == 1001
+    assert reuse.status == 401
+    assert await closed_with(ws) == 1001
 
 
 async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: Path) -> None:
