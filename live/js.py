@@ -93,6 +93,10 @@ class JS:
         """The JSON list of ``[kind, args]`` pairs the client runs (not HTML-escaped)."""
         return "[" + ",".join(self._ops) + "]"
 
+    def __html_attr__(self) -> str:
+        """What a template writes for ``phx-click={JS...}`` (it escapes it)."""
+        return self.encode()
+
     def to_encodable(self) -> list[list[Any]]:
         """The commands as fresh lists and dicts, to embed in a larger JSON payload."""
         encodable: list[list[Any]] = orjson.loads(self.encode())

@@ -376,7 +376,7 @@ class _Tag:
         return self.name
 
 
-_RUNTIME_PACKAGES = ("otp", "channels")
+_RUNTIME_PACKAGES = ("otp", "channels", "live")
 
 
 def _reserved_names() -> set[str]:

@@ -13,15 +13,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["ASSETS", "PHOENIX_JS", "STATIC", "serve"]
+__all__ = ["ASSETS", "PHOENIX_JS", "PHOENIX_LIVE_VIEW_JS", "STATIC", "serve"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 ROOT = Path(__file__).resolve().parent.parent
 PHOENIX_JS = ROOT / "node_modules" / "phoenix" / "priv" / "static" / "phoenix.mjs"
 """The ES module build of the npm ``phoenix`` package pinned in ``package.json``."""
 
+PHOENIX_LIVE_VIEW_JS = (ROOT / "node_modules" / "phoenix_live_view" / "priv" / "static"
+                        / "phoenix_live_view.esm.js")
+"""The ES module build of the npm ``phoenix_live_view`` package pinned in ``package.json``."""
+
 ASSETS: dict[str, Path] = {
     "phoenix.js": PHOENIX_JS,
+    "phoenix_live_view.js": PHOENIX_LIVE_VIEW_JS,
+    "live.js": STATIC / "live.js",
     "room.js": STATIC / "room.js",
     "app.css": STATIC / "app.css",
 }

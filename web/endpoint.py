@@ -24,11 +24,14 @@ from actors.user_socket import UserSocket
 from contexts.accounts import Accounts
 from hearth.config import Config
 from hearth.secrets import load_secret_key
+from live.channel import LiveContext
+from live.http import mount_live
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import api, pages, session
 from .api import pipeline
 from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
+from .live import ROUTER as LIVE_ROUTER
 from .router import add_routes
 from .sockets import SocketMount, channel_limits, mount_socket
 
@@ -60,6 +63,8 @@ def build_app(config: Config) -> web.Application:
     handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS],
                          (config.api.rate_limit, config.api.rate_limit_window))
     mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
+    mount_live(app, LiveContext(app[SECRET], LIVE_ROUTER, config.auth.session_max_age),
+               limits, origins)
     return app
 
 

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from contexts import sessions
 from hearth.config import AuthConfig
+from live.flash import FLASH_COOKIE, open_flash
 
 from . import csrf
 from .api.errors import is_api
@@ -229,6 +230,11 @@ def flash(request: web.Request, kind: str, text: str) -> None:
     session.changed = True
 
 
+def take_flashes(request: web.Request) -> list[tuple[str, str]]:
+    """The flashes waiting for this page, taken (a live page shows them itself)."""
+    return _pop_flashes(request[SESSION])
+
+
 def _pop_flashes(session: Session) -> list[tuple[str, str]]:
     flashes, session.flashes = session.flashes, []
     if flashes:
@@ -307,6 +313,12 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if user is None:  # ended (logout elsewhere, reset) or expired
             session.token = None
             session.changed = True
+    carried = request.cookies.get(FLASH_COOKIE)
+    if carried is not None:
+        # A live view's redirect: its flash rides a cookie the client set for this request.
+        for kind, text in open_flash(request.app[SECRET], carried).items():
+            session.flashes = [*session.flashes, (kind, text)][-_MAX_FLASHES:]
+            session.changed = True
     request[SESSION] = session
     with warnings.catch_warnings():
         # aiohttp_jinja2 reads its context under a plain string key; nothing to fix on our side.
@@ -323,6 +335,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         except web.HTTPException as exc:
             # Redirects are raised; they carry flashes and new sessions too.
             _store(request, exc, session)
+            if carried is not None:
+                exc.del_cookie(FLASH_COOKIE)
             raise
     _store(request, response, session)
+    if carried is not None:
+        response.del_cookie(FLASH_COOKIE)
     return response

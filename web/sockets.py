@@ -103,6 +103,8 @@ def connect_info(request: web.Request, transport: str) -> ConnectInfo:
         user_agent=request.headers.get("User-Agent"),
         auth_token=_auth_token(request),
         transport=transport,
+        # The live socket reads the browser session from it; never logged.
+        headers={"Cookie": request.headers.get("Cookie", "")},
     )
 
 

@@ -1,0 +1,435 @@
+"""The live socket (``/live``) and the process of each connected view (topic ``lv:<id>``).
+
+The stock client connects to ``/live/websocket`` (or ``/live/longpoll``) with the page's
+``_csrf_token`` and joins ``lv:<id>`` with the ``data-phx-session`` token of the page's
+HTTP render (:mod:`live.http`). :class:`LiveChannel` is the view's process: it runs under
+``hearth.live`` (temporary: a view that crashes is mounted again by the client's rejoin),
+linked to the socket session, so either one ending ends the other.
+
+Join checks, each refusal answered as Phoenix does so the client knows what to do
+(protocol.md §4.2): the session token opens with the node's key and names this topic's id
+(``stale``: the client reloads the page), the CSRF token matches the browser session's and
+the browser session is the one the page was rendered for (``stale``), the URL still routes
+to the view the page was rendered with, or, for a live navigation (``redirect``), to a view
+of the same live session (``unauthorized``: the client loads the page in full). Then the
+live session's ``on_mount`` hooks, ``mount`` and ``handle_params`` run, and the reply is
+the full render. A redirect asked for during mount is the join's error reply.
+
+Every push gets a reply: ``event`` (click, key, form with Plug-style nested values, hook),
+``live_patch``, ``cids_will_destroy``, ``cids_destroyed`` and anything unknown (``{}``).
+A view that raises crashes alone: the session pushes ``phx_error``, the client shows the
+error state and rejoins with a fresh mount; the crash report names the view and the event.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import otp
+from channels import token as tokens
+from channels.channel import Channel, Error, Socket
+from channels.handler import ConnectInfo, SocketHandler
+from contexts import sessions
+from hearth.names import LIVE
+from otp import ChildError, ChildSpec, DynamicSupervisor, Exit, NoReply, Ok, Reply, StartError, Stop
+from web import session as web_session
+
+from .diff import Prints, render
+from .flash import FLASH_COOKIE, open_flash, seal_flash
+from .params import ParamsError, decode_form, target_path
+from .router import LiveRouter, Match, run_hooks
+from .view import LiveSocket, LiveView, Navigation, clear_flash
+
+__all__ = ["FLASH_COOKIE", "LIVE_VERSION", "LiveChannel", "LiveContext", "LiveSocketHandler",
+           "new_view_id", "open_flash", "seal_flash", "seal_session"]
+
+LIVE_VERSION = "1.2.12"
+"""The client version the reply names (package.json pins the same)."""
+
+SALT = "live view session"
+MAX_EVENT_BYTES = 100_000
+"""The longest event value (a form's encoding) a view takes; longer is refused, unread."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveContext:
+    """What every live view of the node shares: its key, routes and session lifetime."""
+
+    secret: bytes
+    router: LiveRouter
+    session_max_age: float
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+
+def new_view_id() -> str:
+    return "phx-" + secrets.token_urlsafe(12)
+
+
+def seal_session(ctx: LiveContext, view_id: str, match: Match, session_ref: str | None) -> str:
+    """The ``data-phx-session`` token: the view, its container id, its live session and the
+    browser session the page was rendered for."""
+    data = {"id": view_id, "v": _view_name(match.route.view), "ls": match.session.name,
+            "s": session_ref}
+    return tokens.encrypt(ctx.secret, SALT, data, max_age=ctx.session_max_age)
+
+
+def _view_name(view: type[LiveView]) -> str:
+    return f"{view.__module__}.{view.__qualname__}"
+
+
+# -- the socket ---------------------------------------------------------------------------------
+
+
+class LiveSocketHandler(SocketHandler):
+    """``/live``: anyone may connect; each join decides. The browser session (the cookie)
+    names the user, so a logout closes the live sockets too (``users_socket:<id>``)."""
+
+    def __init__(self, ctx: LiveContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def channels(self) -> list[tuple[str, type[Channel]]]:  # type: ignore[override]
+        return [("lv:*", LiveChannel)]
+
+    async def connect(self, params: dict[str, str], info: ConnectInfo) -> dict[str, Any] | None:
+        session = _cookie_session(self.ctx, info.headers.get("Cookie", ""))
+        presented = params.get("_csrf_token", "")
+        csrf_ok = bool(session is not None and session.csrf and presented
+                       and hmac.compare_digest(session.csrf.encode(), presented.encode()))
+        user = None
+        session_ref = None
+        if session is not None and session.token is not None:
+            session_ref = sessions.ref(session.token)
+            user = await sessions.lookup(session.token)
+        return {"live_context": self.ctx, "csrf_ok": csrf_ok, "session_ref": session_ref,
+                "current_user": user, "user_id": user.id if user is not None else None}
+
+    def id(self, assigns: dict[str, Any]) -> str | None:
+        user_id = assigns.get("user_id")
+        return f"users_socket:{user_id}" if user_id is not None else None
+
+
+def _cookie_session(ctx: LiveContext, header: str) -> web_session.Session | None:
+    try:
+        jar = SimpleCookie(header)
+    except CookieError:
+        return None
+    morsel = jar.get(web_session.COOKIE)
+    if morsel is None:
+        return None
+    return web_session.decode(morsel.value, ctx.secret, ctx.session_max_age)
+
+
+# -- the view's process -------------------------------------------------------------------------
+
+
+class _Live:
+    """One mounted view: the instance, its socket, its route, what the client holds."""
+
+    __slots__ = ("match", "prints", "socket", "view")
+
+    def __init__(self, view: LiveView, socket: LiveSocket, match: Match) -> None:
+        self.view = view
+        self.socket = socket
+        self.match = match
+        self.prints: Prints | None = None
+
+
+async def _call(result: Any) -> Any:
+    if isinstance(result, Awaitable):
+        return await result
+    return result
+
+
+def _socket_of(result: Any, callback: str, view: LiveView) -> LiveSocket:
+    state = getattr(result, "state", None)
+    if type(result) in (Ok, NoReply, Reply) and isinstance(state, LiveSocket):
+        return state
+    raise TypeError(f"{type(view).__name__}.{callback} returned {result!r}, not Ok(socket), "
+                    "NoReply(socket) or Reply(map, socket)")
+
+
+class LiveChannel(Channel):
+    """The process of one connected view; see the module docstring."""
+
+    @classmethod
+    async def start_link(cls, *args: Any, name: Any = None, **kwargs: Any) -> otp.Pid | None:
+        if otp.whereis(LIVE) is None:  # a bare socket without the node's tree: as a channel
+            return await super().start_link(*args, name=name, **kwargs)
+        async def start() -> otp.Pid | None:  # linked to hearth.live, its parent
+            return await cls._start(args, kwargs, None, link=True)
+
+        spec = ChildSpec(id="LiveView", start=start, restart="temporary")
+        try:
+            pid = await DynamicSupervisor.start_child(LIVE, spec)
+        except ChildError as e:
+            raise StartError(e.reason) from None
+        if pid is not None:
+            otp.link(pid)  # to the socket session: either one ending ends the other
+        return pid
+
+    # -- join -------------------------------------------------------------------------------
+
+    async def join(self, topic: str, payload: dict[str, Any], socket: Socket) -> Any:
+        ctx: LiveContext = socket.assigns["live_context"]
+        view_id = topic.removeprefix("lv:")
+        data = _open_session(ctx, payload.get("session"))
+        if data is None or data.get("id") != view_id:
+            log.info("live join refused: a session token that does not open for %s", topic)
+            return Error({"reason": "stale"})
+        if not socket.assigns.get("csrf_ok") or data.get("s") != socket.assigns.get(
+                "session_ref"):
+            return Error({"reason": "stale"})
+        navigating = isinstance(payload.get("redirect"), str)
+        url = payload.get("redirect") if navigating else payload.get("url")
+        match = ctx.router.match(url) if isinstance(url, str) else None
+        if match is None:
+            return Error({"reason": "unauthorized" if navigating else "stale"})
+        if navigating:
+            if match.session.name != data.get("ls"):
+                return Error({"reason": "unauthorized"})
+        elif _view_name(match.route.view) != data.get("v"):
+            return Error({"reason": "stale"})
+        user = socket.assigns.get("current_user")
+        lsocket = LiveSocket(view_id, True, uri=url or "", user=user)
+        lsocket.assigns["live_action"] = match.route.action
+        lsocket.assigns["current_user"] = user
+        flash = open_flash(ctx.secret, payload.get("flash"))
+        if flash:
+            lsocket.assigns["flash"] = flash
+        self.live = _Live(match.route.view(), lsocket, match)
+        session = {"current_user": user}
+        if not await run_hooks(match.session.on_mount, match.params, session, lsocket):
+            return self._refused_join(ctx, lsocket)
+        view = self.live.view
+        lsocket = _socket_of(await _call(view.mount(match.params, session, lsocket)), "mount",
+                             view)
+        self.live.socket = lsocket
+        if lsocket.navigation is None:
+            lsocket = _socket_of(await _call(view.handle_params(match.params, lsocket.uri,
+                                                                lsocket)),
+                                 "handle_params", view)
+            self.live.socket = lsocket
+        nav = lsocket.navigation
+        reply: dict[str, Any] = {}
+        if nav is not None:
+            if nav.kind != "patch":
+                return self._refused_join(ctx, lsocket)
+            lsocket.navigation = None
+            patched = ctx.router.match(nav.to)
+            if patched is not None and patched.route.view is match.route.view:
+                lsocket.uri = nav.to
+                lsocket = _socket_of(await _call(view.handle_params(
+                    patched.params, nav.to, lsocket)), "handle_params", view)
+                self.live.socket = lsocket
+                reply["live_patch"] = {"to": nav.to, "kind": _kind(nav)}
+        rendered = self._diff() or {}
+        reply["rendered"] = rendered
+        reply["liveview_version"] = LIVE_VERSION
+        return Reply(reply, socket)
+
+    def _refused_join(self, ctx: LiveContext, lsocket: LiveSocket) -> Error:
+        nav = lsocket.navigation or Navigation("redirect", "/")
+        refusal: dict[str, Any] = _navigation(ctx, lsocket, nav)
+        if lsocket.events:
+            refusal["events"] = lsocket.events
+        return Error(refusal)
+
+    # -- events -----------------------------------------------------------------------------
+
+    async def handle_in(self, event: str, payload: Any, socket: Socket) -> Any:
+        if event == "event" and isinstance(payload, dict):
+            return await self._event(payload, socket)
+        if event == "live_patch" and isinstance(payload, dict):
+            return await self._live_patch(payload.get("url"), socket)
+        if event == "cids_destroyed" and isinstance(payload, dict):
+            return Reply(("ok", {"cids": payload.get("cids") or []}), socket)
+        return Reply(("ok", {}), socket)
+
+    async def _event(self, payload: dict[str, Any], socket: Socket) -> Any:
+        live = self.live
+        ctx: LiveContext = socket.assigns["live_context"]
+        name = payload.get("event")
+        kind = payload.get("type")
+        value = payload.get("value")
+        if not isinstance(name, str):
+            return Reply(("error", {"reason": "an event needs a name"}), socket)
+        if kind == "form":
+            if not isinstance(value, str) or len(value) > ctx.max_event_bytes:
+                return Reply(("error", {"reason": "form values too large or not a string"}),
+                             socket)
+            try:
+                params = decode_form(value)
+            except ParamsError as e:
+                return Reply(("error", {"reason": f"malformed form values: {e}"}), socket)
+            meta = payload.get("meta")
+            if isinstance(meta, dict):
+                params.update({k: v for k, v in meta.items() if k != "_target"})
+                if isinstance(meta.get("_target"), str):
+                    params["_target"] = target_path(meta["_target"])
+            value = params
+        elif value is None:
+            value = {}
+        if name == "lv:clear-flash":
+            key = value.get("key") if isinstance(value, dict) else None
+            clear_flash(live.socket, key if isinstance(key, str) else None)
+            return Reply(("ok", self._diff_reply()), socket)
+        result = await _call(live.view.handle_event(name, value, live.socket))
+        live.socket = _socket_of(result, "handle_event", live.view)
+        hook_reply = result.reply if type(result) is Reply else None
+        return await self._after(socket, hook_reply)
+
+    async def _live_patch(self, url: Any, socket: Socket) -> Any:
+        ctx: LiveContext = socket.assigns["live_context"]
+        live = self.live
+        match = ctx.router.match(url) if isinstance(url, str) else None
+        if match is None or match.route.view is not live.match.route.view:
+            return Reply(("ok", {"link_redirect": True}), socket)
+        live.match = match
+        live.socket.uri = url
+        live.socket.assigns["live_action"] = match.route.action
+        live.socket.changed.add("live_action")
+        result = await _call(live.view.handle_params(match.params, url, live.socket))
+        live.socket = _socket_of(result, "handle_params", live.view)
+        return await self._after(socket, None)
+
+    async def _after(self, socket: Socket, hook_reply: Any) -> Any:
+        """The reply to a client's push, once the view handled it."""
+        ctx: LiveContext = socket.assigns["live_context"]
+        live = self.live
+        nav = live.socket.navigation
+        if nav is not None and nav.kind == "patch":
+            live.socket.navigation = None
+            match = ctx.router.match(nav.to)
+            if match is not None and match.route.view is live.match.route.view:
+                socket.conn.push(socket.join_ref, socket.topic, "live_patch",
+                                 {"to": nav.to, "kind": _kind(nav)})
+                live.match = match
+                live.socket.uri = nav.to
+                result = await _call(live.view.handle_params(match.params, nav.to,
+                                                             live.socket))
+                live.socket = _socket_of(result, "handle_params", live.view)
+                nav = live.socket.navigation
+            else:
+                nav = Navigation("navigate", nav.to, nav.replace)
+        if nav is not None:
+            response = _navigation(ctx, live.socket, nav)
+            diff = self._diff()
+            if diff:
+                socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
+            return Stop(("shutdown", "navigated"), socket, reply=("ok", response))
+        response = self._diff_reply()
+        if hook_reply is not None:
+            response.setdefault("diff", {})["r"] = hook_reply
+        return Reply(("ok", response), socket)
+
+    def _diff(self) -> dict[str, Any] | None:
+        live = self.live
+        lsocket = live.socket
+        changed = None if live.prints is None else frozenset(lsocket.changed)
+        diff, live.prints = render(live.view.render(lsocket.assigns), live.prints, changed)
+        lsocket.assigns["streams"].prune()
+        title = lsocket.assigns.get("page_title")
+        if title is not None and (changed is None or "page_title" in changed):
+            diff = diff or {}
+            diff["t"] = str(title)
+        lsocket.changed.clear()
+        if lsocket.events:
+            diff = diff or {}
+            diff["e"] = lsocket.events
+            lsocket.events = []
+        return diff
+
+    def _diff_reply(self) -> dict[str, Any]:
+        diff = self._diff()
+        return {"diff": diff} if diff else {}
+
+    # -- other messages ---------------------------------------------------------------------
+
+    def handle_message(self, msg: Any, socket: Socket) -> Any:
+        if type(msg) is Exit and msg.pid == socket.session:
+            return Stop(("shutdown", "closed"), socket)
+        return self._view_info(msg, socket)
+
+    async def _view_info(self, msg: Any, socket: Socket) -> Any:
+        live = self.live
+        result = await _call(live.view.handle_info(msg, live.socket))
+        live.socket = _socket_of(result, "handle_info", live.view)
+        ctx: LiveContext = socket.assigns["live_context"]
+        nav = live.socket.navigation
+        if nav is not None:
+            live.socket.navigation = None
+            if nav.kind == "patch":
+                match = ctx.router.match(nav.to)
+                if match is not None and match.route.view is live.match.route.view:
+                    socket.conn.push(socket.join_ref, socket.topic, "live_patch",
+                                     {"to": nav.to, "kind": _kind(nav)})
+                    live.match = match
+                    live.socket.uri = nav.to
+                    result = await _call(live.view.handle_params(match.params, nav.to,
+                                                                 live.socket))
+                    live.socket = _socket_of(result, "handle_params", live.view)
+                else:
+                    nav = Navigation("navigate", nav.to, nav.replace)
+            if nav.kind != "patch":
+                diff = self._diff()
+                if diff:
+                    socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
+                event = "redirect" if nav.kind == "redirect" else "live_redirect"
+                payload = _navigation(ctx, live.socket, nav)[event]
+                socket.conn.push(socket.join_ref, socket.topic, event, payload)
+                return Stop(("shutdown", "navigated"), socket)
+        diff = self._diff()
+        if diff:
+            socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
+        return NoReply(socket)
+
+    async def terminate(self, reason: Any, socket: Socket) -> None:
+        live = getattr(self, "live", None)
+        if live is not None:
+            await _call(live.view.terminate(reason, live.socket))
+
+    def _info(self) -> dict[str, Any]:
+        """What ``hearth ps``/``info`` and crash reports show: the view and its path."""
+        info = super()._info()
+        live = getattr(self, "live", None)
+        if live is not None:
+            info["behaviour"] = f"live:{live.match.route.view.__qualname__}"
+            info["live_view"] = _view_name(live.match.route.view)
+            info["path"] = live.match.path
+        return info
+
+
+def _kind(nav: Navigation) -> str:
+    return "replace" if nav.replace else "push"
+
+
+def _navigation(ctx: LiveContext, lsocket: LiveSocket, nav: Navigation) -> dict[str, Any]:
+    flash = seal_flash(ctx.secret, lsocket.assigns.get("flash") or {})
+    if nav.kind == "redirect":
+        target: dict[str, Any] = {"to": nav.to}
+        if flash:
+            target["flash"] = flash
+        return {"redirect": target}
+    target = {"to": nav.to, "kind": _kind(nav)}
+    if flash:
+        target["flash"] = flash
+    return {"live_redirect": target}
+
+
+def _open_session(ctx: LiveContext, token: Any) -> dict[str, Any] | None:
+    if not isinstance(token, str):
+        return None
+    try:
+        data = tokens.decrypt(ctx.secret, SALT, token, max_age=ctx.session_max_age)
+    except tokens.TokenError:
+        return None
+    return data if isinstance(data, dict) else None
