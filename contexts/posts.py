@@ -51,6 +51,7 @@ __all__ = [
     "list_posts",
     "unlike_post",
     "update_post",
+    "validate_post",
 ]
 
 MAX_TITLE = 200
@@ -115,6 +116,16 @@ def can_see(user: Any, post: Post) -> bool:
     """Whether ``user`` (or ``None``) may see ``post``: anyone a published one, a draft only
     those who may modify it."""
     return post.published or can_modify(user, post)
+
+
+def validate_post(title: Any, body: Any) -> dict[str, list[str]]:
+    """What is wrong with a post of ``title`` and ``body``, by field (empty: nothing); what
+    a form shows while it is being filled in."""
+    try:
+        _validate(title, body)
+    except ValidationError as e:
+        return e.errors
+    return {}
 
 
 def _validate(title: Any, body: Any, published: Any = True) -> tuple[str, str]:

@@ -38,6 +38,7 @@ import ast
 import io
 import itertools
 import keyword
+import re
 import sys
 import tokenize
 from collections.abc import Callable, Iterator, Mapping
@@ -599,6 +600,10 @@ def _rewrite_assigns(code: str, where: str) -> tuple[str, frozenset[str]]:
             skip = True
             previous = tokens[i + 1]
             continue
+        if tok.type == tokenize.STRING and "@" in tok.string and _is_fstring(tok.string):
+            out.append((tok.type, _rewrite_fstring(tok.string, deps, where)))
+            previous = tok
+            continue
         if tok.type == tokenize.NAME and tok.string == "assigns":
             deps.add("*")
             out.append((tokenize.NAME, "__assigns__"))
@@ -608,6 +613,46 @@ def _rewrite_assigns(code: str, where: str) -> tuple[str, frozenset[str]]:
         if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
             previous = tok
     return tokenize.untokenize(out).strip(), frozenset(deps)
+
+
+def _is_fstring(literal: str) -> bool:
+    prefix = literal[:len(literal) - len(literal.lstrip("rRbBfFuU"))]
+    return "f" in prefix.lower()
+
+
+_FIELD_ASSIGN = re.compile(r"(?<![\w.\])}'\"])@([A-Za-z_]\w*)")
+
+
+def _rewrite_fstring(literal: str, deps: set[str], where: str) -> str:
+    """``@name`` inside the replacement fields of an f-string literal, with the quote the
+    literal does not use (Python 3.11 allows no other inside a field)."""
+    body_start = len(literal) - len(literal.lstrip("rRbBfFuU"))
+    quote = literal[body_start]
+    other = "'" if quote == '"' else '"'
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(literal):
+        c = literal[i]
+        if c == "{" and depth == 0 and literal.startswith("{{", i):
+            out.append("{{")
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}" and depth > 0:
+            depth -= 1
+        elif c == "@" and depth > 0:
+            found = _FIELD_ASSIGN.match(literal, i)  # its look-behind sees the text before
+            if found is not None:
+                name = found.group(1)
+                deps.add(name)
+                out.append(f"__assigns__[{other}{name}{other}]")
+                i = found.end()
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _unary_position(previous: tokenize.TokenInfo | None) -> bool:

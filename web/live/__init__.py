@@ -10,10 +10,20 @@ from __future__ import annotations
 from live.router import LiveRouter, LiveSession, live
 
 from .counter import CounterLive
-from .hooks import assign_user
+from .hooks import assign_user, require_user
+from .posts import PostFormLive, PostLive, PostsLive
 
 __all__ = ["ROUTER"]
 
 ROUTER = LiveRouter([
-    LiveSession("public", [live("/counter", CounterLive)], on_mount=[assign_user]),
+    # First: /posts/new is not a post id.
+    LiveSession("members", [
+        live("/posts/new", PostFormLive, action="new"),
+        live("/posts/{id}/edit", PostFormLive, action="edit"),
+    ], on_mount=[assign_user, require_user]),
+    LiveSession("public", [
+        live("/counter", CounterLive),
+        live("/posts", PostsLive),
+        live("/posts/{id}", PostLive),
+    ], on_mount=[assign_user]),
 ])

@@ -1,5 +1,7 @@
-"""Posts: the list and each post for everyone; writing for the signed-in; changing and
-deleting for the post's author, a moderator or an admin.
+"""Posts, as forms posted without the live client: writing for the signed-in; changing and
+deleting for the post's author, a moderator or an admin. The pages themselves (the list, a
+post, the forms) are live (``web.live.posts``); a form sent here with errors is answered
+with the form again (``post_form.html``).
 
 The route table gives the write routes the ``user`` role; the handlers of one post's edit and
 delete routes then ask :func:`contexts.posts.can_modify`. Someone else is sent back to the
@@ -19,29 +21,7 @@ from ..api.params import path_id
 from ..session import current_user, flash
 from .forms import text
 
-__all__ = ["create", "delete", "edit", "index", "new", "show", "update"]
-
-PAGE_SIZE = 50
-
-
-async def index(request: web.Request) -> web.Response:
-    """GET /posts: the newest posts, with their authors."""
-    found = await posts.list_posts(limit=PAGE_SIZE)
-    return aiohttp_jinja2.render_template("posts_index.html", request, {"posts": found})
-
-
-async def show(request: web.Request) -> web.Response:
-    """GET /posts/{id}: the post; Edit and Delete for those who may use them."""
-    post = await _find(request)
-    may_modify = posts.can_modify(current_user(request), post)
-    return aiohttp_jinja2.render_template(
-        "post_show.html", request, {"post": post, "may_modify": may_modify}
-    )
-
-
-async def new(request: web.Request) -> web.Response:
-    """GET /posts/new"""
-    return _form(request, None, {"title": "", "body": ""}, {})
+__all__ = ["create", "delete", "update"]
 
 
 async def create(request: web.Request) -> web.Response:
@@ -55,12 +35,6 @@ async def create(request: web.Request) -> web.Response:
         return _form(request, None, values, e.errors, status=422)
     flash(request, "info", "Post created.")
     raise web.HTTPSeeOther(f"/posts/{post.id}")
-
-
-async def edit(request: web.Request) -> web.Response:
-    """GET /posts/{id}/edit"""
-    post = await _modifiable(request, "edit")
-    return _form(request, post, {"title": post.title, "body": post.body}, {})
 
 
 async def update(request: web.Request) -> web.Response:
