@@ -738,11 +738,18 @@ class _Patch:
                 if container.get("phx-update") == "stream":
                     for child in list(container):
                         self._remove_from_dom(child)
+        # morphdom matches a new child to an element that was on the page when the patch
+        # began, by id; an element kept aside above is not one, and comes back as new.
+        self.on_page: dict[str, str] = {}
+        for el in old_root.iter(etree.Element):
+            if el.get("id"):
+                self.on_page.setdefault(el.get("id"), el.tag)
         self.old_by_id: dict[str, HtmlElement] = {}
         for tree in [old_root, *self.restore.values()]:
             for el in tree.iter(etree.Element):
                 if el.get("id"):
                     self.old_by_id.setdefault(el.get("id"), el)
+        self._kept: set[int] = set()
 
     def morph(self, new_root: HtmlElement) -> None:
         # Reversed document order visits every element after all of its descendants.
@@ -787,6 +794,7 @@ class _Patch:
         old = self.old_by_id.get(dom_id)
         children = [copy.deepcopy(child) for child in (old if old is not None else [])
                     if isinstance(child.tag, str)]
+        self._kept.update(id(child) for child in children)
         added = [child for child in new if isinstance(child.tag, str)]
         for child in added:
             _require_id(child, "stream", child=True)
@@ -802,9 +810,14 @@ class _Patch:
     def _add_stream_child(self, children: list[HtmlElement], child: HtmlElement) -> None:
         dom_id = child.get("id")
         insert = self.inserts.get(dom_id)
-        index = next((i for i, el in enumerate(children) if el.get("id") == dom_id), None)
-        if index is not None:
-            # Already on the page: updated where it is (the client's data-phx-stream sticks).
+        if self.on_page.get(dom_id) == child.tag:
+            # On the page already: updated where it is, not moved (the client's
+            # data-phx-stream sticks). One a limit dropped during this patch stays dropped.
+            del self.on_page[dom_id]
+            index = next((i for i, el in enumerate(children)
+                          if id(el) in self._kept and el.get("id") == dom_id), None)
+            if index is None:
+                return
             ref = insert.ref if insert else children[index].get(PHX_STREAM_REF)
             if ref is not None:
                 child.set(PHX_STREAM_REF, ref)

@@ -510,6 +510,16 @@ def test_stream_limit_negative_keeps_the_last_n() -> None:
     assert ids(doc, "#songs > li") == ["s-2", "s-3", "s-4"]
 
 
+def test_an_item_a_limit_drops_is_not_brought_back_by_the_same_diff() -> None:
+    # morphdom matches the later insert to the element on the page when the patch began,
+    # which the limit has already taken out.
+    tree, doc = joined(song_view(("s-1", "a"), ("s-2", "b"), ("s-3", "c"),
+                                 inserts=[append("s-1"), append("s-2"), append("s-3")]))
+    doc.update(tree, {"1": songs(("s-0", "new"), ("s-3", "c2"),
+                                 inserts=[["s-0", 0, 3, False], append("s-3")])})
+    assert ids(doc, "#songs > li") == ["s-0", "s-1", "s-2"]
+
+
 def test_stream_update_only_touches_existing_items() -> None:
     tree, doc = joined(song_view(("s-1", "a"), inserts=[append("s-1")]))
     doc.update(tree, {"1": songs(("s-1", "a2"), ("s-2", "b"),
