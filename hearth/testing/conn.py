@@ -3,8 +3,9 @@
 A :class:`Conn` is one browser (or one API client): its own cookie jar, so a session made by
 logging in holds for the requests after it, and its CSRF token, sent with every unsafe
 request to a page (as the form's ``_csrf`` field, or the ``X-CSRF-Token`` header without a
-form), read from the session cookie the node sealed. Requests go over real HTTP to the
-node's real endpoint; redirects are not followed unless ``follow=True``::
+form), read from the session cookie the node sealed (not to ``/api/`` or ``/_admin/``, which
+take tokens instead). Requests go over real HTTP to the node's real endpoint; redirects are
+not followed unless ``follow=True``::
 
     async def test_creates_post_and_redirects(conn):
         await log_in(conn, await insert("user"))
@@ -25,6 +26,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
 import aiohttp
@@ -59,6 +61,8 @@ __all__ = [
 ]
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_TOKEN_AUTHED = ("/api/", "/_admin/")
+"""Paths whose unsafe requests authenticate with a token: no CSRF token is sent to them."""
 _FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>(.*?)</p>', re.S)
 _USER = re.compile(r'class="current-user">(.*?)</a>', re.S)
 _FIELD_ERROR = re.compile(r'<span class="field-error" data-field="(\w+)">(.*?)</span>', re.S)
@@ -181,14 +185,17 @@ class Served(Protocol):
 
 
 class Conn:
-    """A client of ``node`` with its own cookies (and ``headers`` sent on every request)."""
+    """A client of ``node`` with its own cookies (and ``headers`` sent on every request).
+    ``auto_decompress=False`` keeps each answer's body as sent (gzip and all)."""
 
-    def __init__(self, node: Served, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, node: Served, headers: Mapping[str, str] | None = None, *,
+                 auto_decompress: bool = True) -> None:
         self.node = node
         self.secret = node.config.auth.secret_key.encode()
         self.headers = dict(headers or {})
         self.http = aiohttp.ClientSession(
-            base_url=node.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            base_url=node.url, cookie_jar=aiohttp.CookieJar(unsafe=True),
+            auto_decompress=auto_decompress,
         )
 
     async def __aenter__(self) -> Conn:
@@ -278,9 +285,9 @@ class Conn:
         csrf: str | None = None,
         follow: bool = False,
     ) -> Response:
-        """One request. An unsafe one to a page (not ``/api/``) carries the session's CSRF
-        token unless ``csrf`` is given (``""``: none at all, as a forged form sends).
-        ``token`` and ``api_key`` authenticate an API request for this call only."""
+        """One request. An unsafe one to a page (not under ``/api/`` or ``/_admin/``) carries
+        the session's CSRF token unless ``csrf`` is given (``""``: none at all, as a forged
+        form sends). ``token`` and ``api_key`` authenticate a request for this call only."""
         sent = {**self.headers, **(headers or {})}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
@@ -289,7 +296,7 @@ class Conn:
         body: Any = data
         if form is not None:
             body = dict(form)
-        if method.upper() in _UNSAFE and not path.startswith("/api/"):
+        if method.upper() in _UNSAFE and not path.startswith(_TOKEN_AUTHED):
             chosen = await self.csrf_token() if csrf is None else csrf
             if chosen and isinstance(body, dict):
                 body.setdefault("_csrf", chosen)
@@ -348,7 +355,9 @@ async def with_api_key(user: User, node: TestNode | None = None, name: str = "te
 
 
 def _expect(resp: Response, status: int, kind: str, types: tuple[str, ...]) -> None:
-    if resp.status != status or (types and resp.content_type not in types):
+    """Fails unless ``resp`` is ``status`` and of one of ``types``; ``*`` in a type matches
+    any run of characters (``application/*+json``)."""
+    if resp.status != status or not any(fnmatchcase(resp.content_type, t) for t in types):
         raise AssertionError(f"expected {kind} with status {status}, got {describe(resp)}")
 
 
@@ -365,8 +374,9 @@ def text_response(resp: Response, status: int) -> str:
 
 
 def json_response(resp: Response, status: int) -> Any:
-    """The parsed JSON, once the status is ``status`` and the body is JSON."""
-    _expect(resp, status, "a JSON response", ("application/json", PROBLEM_JSON))
+    """The parsed JSON, once the status is ``status`` and the body is JSON: ``application/json``
+    or any ``application/...+json`` (a problem document, a versioned type of the API)."""
+    _expect(resp, status, "a JSON response", ("application/json", "application/*+json"))
     return resp.json()
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from hearth.testing import (
     Conn,
+    TestNode,
     api_conn,
     get_flash,
     html_response,
     insert,
+    insert_list,
     json_response,
     log_in,
     problem_response,
@@ -104,3 +108,51 @@ async def test_a_flash_waiting_in_the_session_survives_the_next_form(conn: Conn)
     page = await conn.get("/login")
 
     assert [kind for kind, _ in page.flashes] == ["info", "info"]
+
+
+# -- every JSON type, the bytes as sent, no CSRF token for the admin endpoint -------------------
+
+
+async def test_json_response_reads_every_json_media_type(conn: Conn) -> None:
+    await insert("post", title="Hello")
+    async with await api_conn(await insert("user")) as api:
+        v1 = await api.get("/api/posts", headers={"Accept": "application/vnd.hearth.v1+json"})
+        v2 = await api.get("/api/v2/posts")
+        missing = await api.get("/api/v1/posts/999")
+
+    assert v1.content_type == "application/vnd.hearth.v1+json"
+    assert [post["title"] for post in json_response(v1, 200)["data"]] == ["Hello"]
+    assert json_response(v2, 200)["data"][0]["attributes"]["title"] == "Hello"
+    assert json_response(missing, 404)["code"] == "not_found"
+    with pytest.raises(AssertionError, match="expected a JSON response with status 200"):
+        json_response(await conn.get("/"), 200)
+
+
+async def test_a_conn_may_keep_the_bytes_as_sent(hearth_node: TestNode) -> None:
+    await insert_list(20, "post", body="x" * 200)  # a list of 1 KB and more is gzipped
+    access = (await hearth_node.tokens.issue(await insert("user"))).access_token
+    sent = {"Authorization": f"Bearer {access}", "Accept-Encoding": "gzip"}
+    async with (
+        Conn(hearth_node, sent, auto_decompress=False) as raw,
+        Conn(hearth_node, sent) as plain,
+    ):
+        packed = await raw.get("/api/v1/posts")
+        unpacked = await plain.get("/api/v1/posts")
+
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.raw) == unpacked.raw
+
+
+ADMIN_TOKEN = "an admin token that is long enough to pass"
+
+
+@pytest.mark.hearth_config(admin__token=ADMIN_TOKEN)
+async def test_posts_to_the_admin_endpoint_carry_no_csrf_token(conn: Conn) -> None:
+    killed = await conn.post("/_admin/kill", json={"target": "nobody"}, token=ADMIN_TOKEN)
+    after_admin = conn.session
+    await conn.post("/password/forgot", {"email": "nobody@example.com"})
+
+    assert json_response(killed, 404) == {"error": "no such process"}
+    # A token is made (into the session cookie) only for what is sent to a page.
+    assert after_admin is None
+    assert conn.session is not None and conn.session.csrf
