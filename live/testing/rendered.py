@@ -55,6 +55,7 @@ import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape as html_escape
 from typing import Any, NamedTuple
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -557,8 +558,8 @@ class Document:
 
     def html(self) -> str:
         """The view's inner HTML as the DOM has it now."""
-        outer = lxml_html.tostring(self._root, encoding=str)
-        return outer[len("<div>") : -len("</div>")]
+        text = html_escape(self._root.text or "", quote=False)
+        return text + "".join(lxml_html.tostring(child, encoding=str) for child in self._root)
 
     def select(
         self, css: str, text_filter: str | re.Pattern[str] | None = None
