@@ -17,7 +17,7 @@ configured = pytest.mark.hearth_config(admin__token=TOKEN)
 
 async def post(conn: Conn, path: str, body: dict[str, Any], token: str = TOKEN) -> Response:
     """POST to the admin endpoint as an operator's script does: a token, no CSRF token."""
-    return await conn.request("POST", path, token=token, json=body, csrf="")
+    return await conn.post(path, json=body, token=token)
 
 
 async def test_without_a_configured_token_the_endpoint_does_not_exist(conn: Conn) -> None:

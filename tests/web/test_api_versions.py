@@ -33,37 +33,38 @@ async def test_v1_answers_flat_json_and_v2_an_envelope(alice: Conn) -> None:
 
     v1 = await alice.get(f"/api/v1/posts/{post['id']}")
     v2 = await alice.get(f"/api/v2/posts/{post['id']}")
+    flat, envelope = json_response(v1, 200), json_response(v2, 200)
 
-    assert v1.body == post
-    assert isinstance(v1.body["id"], int)
+    assert flat == post
+    assert isinstance(flat["id"], int)
     assert v1.headers["API-Version"] == "1"
     assert v2.headers["API-Version"] == "2"
-    assert v2.body == {"data": {
+    assert envelope == {"data": {
         "type": "post",
         "id": str(post["id"]),
         "attributes": {
             "title": "Hello", "body": "First!", "published": True, "likes": 0,
-            "created_at": v2.body["data"]["attributes"]["created_at"],
-            "updated_at": v2.body["data"]["attributes"]["updated_at"],
+            "created_at": envelope["data"]["attributes"]["created_at"],
+            "updated_at": envelope["data"]["attributes"]["updated_at"],
         },
         "relationships": {"author": {
             "data": {"type": "user", "id": str(post["author"]["id"])},
             "meta": {"display_name": "alice"},
         }},
     }}
-    created = v2.body["data"]["attributes"]["created_at"]
+    created = envelope["data"]["attributes"]["created_at"]
     assert created.endswith("Z") and created.startswith("20")
 
 
 async def test_v2_lists_carry_meta_and_links(alice: Conn) -> None:
     post = await a_post(alice)
 
-    v2 = await alice.get("/api/v2/posts")
+    v2 = json_response(await alice.get("/api/v2/posts"), 200)
 
-    assert [item["id"] for item in v2.body["data"]] == [str(post["id"])]
-    assert v2.body["meta"] == {"page_number": 1, "page_size": 20, "total_entries": 1,
-                               "total_pages": 1}
-    assert v2.body["links"]["first"] == "/api/v2/posts?page=1&page_size=20"
+    assert [item["id"] for item in v2["data"]] == [str(post["id"])]
+    assert v2["meta"] == {"page_number": 1, "page_size": 20, "total_entries": 1,
+                          "total_pages": 1}
+    assert v2["links"]["first"] == "/api/v2/posts?page=1&page_size=20"
 
 
 async def test_unversioned_routes_follow_accept(alice: Conn) -> None:
@@ -75,11 +76,12 @@ async def test_unversioned_routes_follow_accept(alice: Conn) -> None:
     v1 = await alice.get(path, headers={"Accept": "application/vnd.hearth.v1+json"})
     v2 = await alice.get(path, headers={"Accept": V2})
 
-    assert plain.body == json.body == v1.body == post
+    assert (json_response(plain, 200) == json_response(json, 200) == json_response(v1, 200)
+            == post)
     assert plain.headers["Content-Type"] == "application/json"
     assert v1.headers["Content-Type"] == "application/vnd.hearth.v1+json"
     assert v2.headers["Content-Type"] == V2
-    assert v2.body["data"]["id"] == str(post["id"])
+    assert json_response(v2, 200)["data"]["id"] == str(post["id"])
     assert "Accept" in v2.headers["Vary"]
 
 
@@ -119,9 +121,9 @@ async def test_writes_answer_in_the_version_asked_for(alice: Conn) -> None:
     made = await alice.post("/api/posts", headers={"Accept": V2},
                             json={"title": "T", "body": "B"})
 
-    assert made.status == 201
-    assert made.body["data"]["type"] == "post"
-    assert made.body["data"]["attributes"]["title"] == "T"
+    created = json_response(made, 201)
+    assert created["data"]["type"] == "post"
+    assert created["data"]["attributes"]["title"] == "T"
 
 
 @pytest.mark.parametrize(
