@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import gzip
 
-import aiohttp
-from multidict import CIMultiDict
-
 from contexts import posts
 from contexts.accounts import User
-from hearth.testing import TestNode, api_conn, insert, insert_list, json_response, problem_response
+from hearth.testing import (
+    Conn,
+    TestNode,
+    api_conn,
+    insert,
+    insert_list,
+    json_response,
+    problem_response,
+)
 
 
 async def seed(count: int = 3, body: str = "Body") -> User:
@@ -18,15 +23,6 @@ async def seed(count: int = 3, body: str = "Body") -> User:
     await insert_list(count, "post", author=await insert("user"), body=body)
     reader: User = await insert("user")
     return reader
-
-
-async def raw_get(node: TestNode, path: str, headers: dict[str, str]
-                  ) -> tuple[int, CIMultiDict[str], bytes]:
-    """GET without the client's own decompression: the bytes as sent."""
-    async with aiohttp.ClientSession(auto_decompress=False) as http, http.get(
-        node.url + path, headers=headers
-    ) as response:
-        return response.status, CIMultiDict(response.headers), await response.read()
 
 
 async def test_an_unchanged_list_answers_304_with_no_body(hearth_node: TestNode) -> None:
@@ -86,28 +82,24 @@ async def test_large_answers_are_gzipped_for_clients_that_accept_it(
 ) -> None:
     tokens = await hearth_node.tokens.issue(await seed(20, "x" * 200))
     auth = {"Authorization": f"Bearer {tokens.access_token}"}
+    # Without the client's own decompression: the bytes as sent.
+    async with Conn(hearth_node, auth, auto_decompress=False) as reader:
+        packed = await reader.get("/api/v1/posts", headers={"Accept-Encoding": "gzip, br"})
+        plain = await reader.get("/api/v1/posts", headers={"Accept-Encoding": "identity"})
+        refused = await reader.get("/api/v1/posts", headers={"Accept-Encoding": "gzip;q=0"})
+        small = await reader.get("/api/v1/me", headers={"Accept-Encoding": "gzip"})
 
-    status, headers, packed = await raw_get(hearth_node, "/api/v1/posts",
-                                            {**auth, "Accept-Encoding": "gzip, br"})
-    _, plain_headers, plain = await raw_get(hearth_node, "/api/v1/posts",
-                                            {**auth, "Accept-Encoding": "identity"})
-    _, refused_headers, _ = await raw_get(hearth_node, "/api/v1/posts",
-                                          {**auth, "Accept-Encoding": "gzip;q=0"})
-    _, small_headers, small = await raw_get(hearth_node, "/api/v1/me",
-                                            {**auth, "Accept-Encoding": "gzip"})
-
-    assert status == 200
-    assert headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(packed) == plain
-    assert len(packed) < len(plain) / 3
-    assert "Accept-Encoding" in headers["Vary"]
-    assert "Content-Encoding" not in plain_headers
-    assert "Content-Encoding" not in refused_headers
-    assert len(small) < 1024 and "Content-Encoding" not in small_headers
-    # Another representation, another strong ETag, and either one revalidates.
-    assert headers["ETag"] == plain_headers["ETag"][:-1] + '-gzip"'
-    for tag in (headers["ETag"], plain_headers["ETag"]):
-        status, _, body = await raw_get(hearth_node, "/api/v1/posts",
-                                        {**auth, "Accept-Encoding": "gzip",
-                                         "If-None-Match": tag})
-        assert (status, body) == (304, b"")
+        assert packed.status == 200
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed.raw) == plain.raw
+        assert len(packed.raw) < len(plain.raw) / 3
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        assert "Content-Encoding" not in plain.headers
+        assert "Content-Encoding" not in refused.headers
+        assert len(small.raw) < 1024 and "Content-Encoding" not in small.headers
+        # Another representation, another strong ETag, and either one revalidates.
+        assert packed.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+        for tag in (packed.headers["ETag"], plain.headers["ETag"]):
+            again = await reader.get("/api/v1/posts",
+                                     headers={"Accept-Encoding": "gzip", "If-None-Match": tag})
+            assert (again.status, again.raw) == (304, b"")
