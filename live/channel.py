@@ -33,7 +33,7 @@ from typing import Any
 
 import otp
 from channels import token as tokens
-from channels.channel import Channel, Error, Socket
+from channels.channel import Channel, Error, In, Socket
 from channels.handler import ConnectInfo, SocketHandler
 from contexts import sessions
 from hearth.names import LIVE
@@ -73,11 +73,15 @@ def new_view_id() -> str:
     return "phx-" + secrets.token_urlsafe(12)
 
 
-def seal_session(ctx: LiveContext, view_id: str, match: Match, session_ref: str | None) -> str:
-    """The ``data-phx-session`` token: the view, its container id, its live session and the
-    browser session the page was rendered for."""
-    data = {"id": view_id, "v": _view_name(match.route.view), "ls": match.session.name,
-            "s": session_ref}
+def seal_session(ctx: LiveContext, view_id: str, match: Match, session_ref: str | None,
+                 flash: dict[str, str] | None = None) -> str:
+    """The ``data-phx-session`` token: the view, its container id, its live session, the
+    browser session the page was rendered for, and the flash the page showed (the first
+    connected mount shows it too)."""
+    data: dict[str, Any] = {"id": view_id, "v": _view_name(match.route.view),
+                            "ls": match.session.name, "s": session_ref}
+    if flash:
+        data["f"] = flash
     return tokens.encrypt(ctx.secret, SALT, data, max_age=ctx.session_max_age)
 
 
@@ -203,6 +207,10 @@ class LiveChannel(Channel):
         lsocket.assigns["live_action"] = match.route.action
         lsocket.assigns["current_user"] = user
         flash = open_flash(ctx.secret, payload.get("flash"))
+        params = payload.get("params")
+        first_mount = not isinstance(params, dict) or params.get("_mounts") in (0, None)
+        if not flash and first_mount and not navigating and isinstance(data.get("f"), dict):
+            flash = {str(k): str(v) for k, v in data["f"].items()}
         if flash:
             lsocket.assigns["flash"] = flash
         self.live = _Live(match.route.view(), lsocket, match)
@@ -353,6 +361,12 @@ class LiveChannel(Channel):
         return {"diff": diff} if diff else {}
 
     # -- other messages ---------------------------------------------------------------------
+
+    def handle_info(self, msg: Any, socket: Socket) -> Any:
+        # A view's PubSub broadcasts are its own messages (handle_info), not pushes to relay.
+        if type(msg) is In:
+            return self._handle_in(msg, socket)
+        return self.handle_message(msg, socket)
 
     def handle_message(self, msg: Any, socket: Socket) -> Any:
         if type(msg) is Exit and msg.pid == socket.session:

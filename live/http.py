@@ -78,7 +78,7 @@ def _page(live_session: LiveSession, route: LiveRoute
         html = to_html(view.render(socket.assigns))
         browser = request[SESSION]
         session_ref = sessions.ref(browser.token) if browser.token else None
-        token = seal_session(ctx, view_id, match, session_ref)
+        token = seal_session(ctx, view_id, match, session_ref, socket.assigns["flash"])
         container = Markup(
             f'<div id="{view_id}" data-phx-main data-phx-session="{escape(token)}" '
             f'data-phx-static="">{html}</div>'

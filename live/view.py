@@ -102,7 +102,7 @@ def connected(socket: LiveSocket) -> bool:
     return socket.connected
 
 
-def assign(socket: LiveSocket, values: Mapping[str, Any] | None = None,
+def assign(socket: LiveSocket, values: Mapping[str, Any] | None = None, /,
            **more: Any) -> LiveSocket:
     """Set assigns; only those whose value differs from the one held count as changed."""
     assigns = socket.assigns
