@@ -112,7 +112,8 @@ class PostLive(LiveView):
           </button>
           <a :if={@may_modify} href={f"/posts/{@post.id}/edit"}>Edit</a>
           <button :if={@may_modify} id="delete-button" class="danger"
-                  phx-click={JS.show(to="#delete-modal", transition="fade-in", time=150)
+                  phx-click={JS.show(to="#delete-modal", display="flex", transition="fade-in",
+                                     time=150)
                              .focus_first(to="#delete-modal")}>Delete</button>
           <a href="/posts" data-phx-link="redirect" data-phx-link-state="push">All posts</a>
         </div>
