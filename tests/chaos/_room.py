@@ -24,8 +24,7 @@ from typing import Any
 import aiohttp
 
 from channels.client import Channel, ClientError, Socket
-from tests.web._browser import PASSWORD, Browser
-from tests.web._browser import Node as PageNode
+from hearth.testing import PASSWORD, Conn, log_in_with_password, redirected_to
 from tests.web.test_user_socket_endpoint import page_token
 
 from ._node import ServedNode
@@ -197,20 +196,22 @@ async def _sign_in(node: ServedNode, user: str, first: bool) -> tuple[str | None
     otherwise count among the node's descriptors."""
     email = f"{user}@example.com"
     if first:
-        async with Browser(PageNode(node.url, node.config)) as browser:
-            page = await browser.register(email, user.capitalize())
-            assert page.status == 200, f"{user} could not register: {page.text[:500]}"
-    async with Browser(PageNode(node.url, node.config)) as browser:
-        page = await browser.log_in(email)
+        async with Conn(node) as browser:
+            registered = await browser.post("/register", {
+                "email": email, "display_name": user.capitalize(), "password": PASSWORD,
+            })
+            assert redirected_to(registered) == "/login", f"{user} could not register"
+    async with Conn(node) as browser:
+        page = await browser.get(redirected_to(await log_in_with_password(browser, email)))
         assert page.user == user.capitalize(), f"{user} could not log in: {page.text[:500]}"
         return browser.cookie, await page_token(browser)
 
 
 async def log_out(node: ServedNode, member: Member) -> None:
     """The member's browser session logs out through the page, as its person would."""
-    async with Browser(PageNode(node.url, node.config)) as browser:
+    async with Conn(node) as browser:
         browser.cookie = member.cookie
-        page = await browser.log_out()
+        page = await browser.post("/logout", follow=True)
         assert page.user is None, f"{member.name} is still signed in after logging out"
 
 

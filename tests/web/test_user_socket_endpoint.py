@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,21 +16,20 @@ import pytest
 from actors.user_socket import SALT
 from channels import token
 from hearth.secrets import load_secret_key
-from hearth.testing import Conn, TestNode, insert, json_response
+from hearth.testing import Conn, TestNode, insert, json_response, log_in
 
-from ._browser import Browser, Node, running_node
 from .test_pages_auth import NEW_PASSWORD, latest_mail_to, reset_path
 
 WAIT = 5.0
 _TOKEN = re.compile(r'<meta name="socket-token" content="([^"]*)">')
 
 
-def ws_url(node: Node | TestNode, **params: str) -> str:
+def ws_url(node: TestNode, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in {**params, "vsn": "2.0.0"}.items())
     return f"{node.url.replace('http', 'ws', 1)}/socket/websocket?{query}"
 
 
-async def page_token(browser: Browser, path: str = "/rooms/lobby") -> str:
+async def page_token(browser: Conn, path: str = "/rooms/lobby") -> str:
     """The socket token the room page rendered for the signed-in browser."""
     page = await browser.get(path)
     found = _TOKEN.search(page.text)
@@ -75,98 +73,88 @@ async def refused_status(http: aiohttp.ClientSession, url: str) -> int:
     return refused.value.status
 
 
-async def test_a_bad_token_is_refused_before_the_upgrade(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as browser,
-    ):
-        secret = load_secret_key(node.config)
-        await browser.register("ann@example.com", "Ann")
-        user = await node.accounts.get_user_by_email("ann@example.com")
-        assert user is not None
-        good = await page_token(browser)
+# Where a test has browsers of its own, its sockets connect from ``conn``, on which nobody
+# signs in: the token alone says who a socket is.
+
+
+async def test_a_bad_token_is_refused_before_the_upgrade(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    secret = load_secret_key(hearth_node.config)
+    user = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as browser:
+        good = await page_token(await log_in(browser, user))
         # The same token, but made long ago for a minute.
         expired = token.encrypt(secret, SALT, token.decrypt(secret, SALT, good),
                                 signed_at=1_000_000.0, max_age=60)
 
         for bad in ("garbage", expired, token.sign(secret, SALT, user.id)):
-            assert await refused_status(http, ws_url(node, token=bad)) == 403
+            assert await refused_status(conn.http, ws_url(hearth_node, token=bad)) == 403
 
-        async with http.ws_connect(ws_url(node, token=good)) as ws:
+        async with conn.http.ws_connect(ws_url(hearth_node, token=good)) as ws:
             assert (await join(ws, f"user:{user.id}"))["status"] == "ok"
-        async with http.ws_connect(ws_url(node)) as anonymous:
+        async with conn.http.ws_connect(ws_url(hearth_node)) as anonymous:
             reply = await join(anonymous, f"user:{user.id}")
             assert reply == {"status": "error", "response": {"reason": "unauthorized"}}
 
 
-async def test_the_page_token_is_the_signed_in_users(tmp_path: Path) -> None:
-    async with running_node(tmp_path) as node, Browser(node) as browser:
-        await browser.register("ann@example.com", "Ann")
-        user = await node.accounts.get_user_by_email("ann@example.com")
-        assert user is not None
+async def test_the_page_token_is_the_signed_in_users(conn: Conn) -> None:
+    user = await insert("user", email="ann@example.com", display_name="Ann")
+    await log_in(conn, user)
 
-        raw = await page_token(browser)
+    raw = await page_token(conn)
 
-        data = token.decrypt(load_secret_key(node.config), SALT, raw)
-        assert (data["u"], data["r"]) == (user.id, "user")
+    data = token.decrypt(load_secret_key(conn.node.config), SALT, raw)
+    assert (data["u"], data["r"]) == (user.id, "user")
 
 
 # -- page tokens end with their session ------------------------------------------------------
 
 
-async def test_a_page_token_is_refused_once_its_session_logged_out(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-        Browser(node) as phone,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        await phone.log_in("ann@example.com")
+async def test_a_page_token_is_refused_once_its_session_logged_out(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as laptop, Conn(hearth_node) as phone:
+        await log_in(laptop, ann)
+        await log_in(phone, ann)
         laptop_token, phone_token = await page_token(laptop), await page_token(phone)
 
-        await laptop.log_out()
+        await laptop.post("/logout")
 
-        assert await refused_status(http, ws_url(node, token=laptop_token)) == 403
+        assert await refused_status(conn.http, ws_url(hearth_node, token=laptop_token)) == 403
         # The phone's session is still live: its tab reconnects as before.
-        async with http.ws_connect(ws_url(node, token=phone_token)) as ws:
+        async with conn.http.ws_connect(ws_url(hearth_node, token=phone_token)) as ws:
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
 
 async def test_logging_out_everywhere_else_closes_the_other_sessions_sockets(
-    tmp_path: Path,
+    hearth_node: TestNode, conn: Conn
 ) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-        Browser(node) as phone,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        await phone.log_in("ann@example.com")
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as laptop, Conn(hearth_node) as phone:
+        await log_in(laptop, ann)
+        await log_in(phone, ann)
         phone_token = await page_token(phone)
-        phone_tab = await http.ws_connect(ws_url(node, token=phone_token))
+        phone_tab = await conn.http.ws_connect(ws_url(hearth_node, token=phone_token))
         assert (await join(phone_tab, "room:lobby"))["status"] == "ok"
 
         await laptop.get("/account")
         await laptop.post("/account/sessions/end", follow=True)
 
         assert await closed_with(phone_tab) == 1001
-        assert await refused_status(http, ws_url(node, token=phone_token)) == 403
-        async with http.ws_connect(ws_url(node, token=await page_token(laptop))) as ws:
+        assert await refused_status(conn.http, ws_url(hearth_node, token=phone_token)) == 403
+        laptop_token = await page_token(laptop)
+        async with conn.http.ws_connect(ws_url(hearth_node, token=laptop_token)) as ws:
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
 
-async def test_a_page_token_is_refused_after_a_password_reset(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-        Browser(node) as other,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        old = await page_token(laptop)
+async def test_a_page_token_is_refused_after_a_password_reset(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as laptop, Conn(hearth_node) as other:
+        old = await page_token(await log_in(laptop, ann))
 
         await other.get("/password/forgot")
         await other.post("/password/forgot", {"email": "ann@example.com"})
@@ -174,25 +162,25 @@ async def test_a_page_token_is_refused_after_a_password_reset(tmp_path: Path) ->
         await other.get(link)
         await other.post(link, {"password": NEW_PASSWORD}, follow=True)
 
-        assert await refused_status(http, ws_url(node, token=old)) == 403
-        async with http.ws_connect(ws_url(node, token=await page_token(other))) as ws:
+        assert await refused_status(conn.http, ws_url(hearth_node, token=old)) == 403
+        new = await page_token(other)
+        async with conn.http.ws_connect(ws_url(hearth_node, token=new)) as ws:
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
 
-async def test_a_page_token_is_refused_after_a_role_change(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        old = await page_token(laptop)
+async def test_a_page_token_is_refused_after_a_role_change(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as laptop:
+        old = await page_token(await log_in(laptop, ann))
 
-        await node.accounts.set_role("ann@example.com", "moderator")
+        await hearth_node.accounts.set_role("ann@example.com", "moderator")
 
-        assert await refused_status(http, ws_url(node, token=old)) == 403
+        assert await refused_status(conn.http, ws_url(hearth_node, token=old)) == 403
         # The page, loaded again, hands out a token for who Ann is now.
-        async with http.ws_connect(ws_url(node, token=await page_token(laptop))) as ws:
+        new = await page_token(laptop)
+        async with conn.http.ws_connect(ws_url(hearth_node, token=new)) as ws:
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
 
@@ -236,25 +224,23 @@ async def test_a_spent_refresh_token_used_again_closes_its_logins_sockets(
     assert await closed_with(ws) == 1001
 
 
-async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-        Browser(node) as phone,
-        Browser(node) as bobs,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        await phone.log_in("ann@example.com")
-        await bobs.register("bob@example.com", "Bob")
-        ann_tab = await http.ws_connect(ws_url(node, token=await page_token(laptop)))
-        ann_phone = await http.ws_connect(ws_url(node, token=await page_token(phone)))
-        bob_tab = await http.ws_connect(ws_url(node, token=await page_token(bobs)))
-        anonymous = await http.ws_connect(ws_url(node))
+async def test_logging_out_closes_every_socket_of_the_user_with_1001(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    bob = await insert("user", email="bob@example.com", display_name="Bob")
+    async with Conn(hearth_node) as laptop, Conn(hearth_node) as phone, Conn(hearth_node) as bobs:
+        await log_in(laptop, ann)
+        await log_in(phone, ann)
+        await log_in(bobs, bob)
+        ann_tab = await conn.http.ws_connect(ws_url(hearth_node, token=await page_token(laptop)))
+        ann_phone = await conn.http.ws_connect(ws_url(hearth_node, token=await page_token(phone)))
+        bob_tab = await conn.http.ws_connect(ws_url(hearth_node, token=await page_token(bobs)))
+        anonymous = await conn.http.ws_connect(ws_url(hearth_node))
         for ws in (ann_tab, ann_phone, bob_tab, anonymous):
             assert (await join(ws, "room:lobby"))["status"] == "ok"
 
-        await laptop.log_out()
+        await laptop.post("/logout")
 
         assert await closed_with(ann_tab) == 1001
         assert await closed_with(ann_phone) == 1001
@@ -264,15 +250,13 @@ async def test_logging_out_closes_every_socket_of_the_user_with_1001(tmp_path: P
             await ws.close()
 
 
-async def test_resetting_the_password_closes_the_users_sockets(tmp_path: Path) -> None:
-    async with (
-        running_node(tmp_path) as node,
-        aiohttp.ClientSession() as http,
-        Browser(node) as laptop,
-        Browser(node) as other,
-    ):
-        await laptop.register("ann@example.com", "Ann")
-        tab = await http.ws_connect(ws_url(node, token=await page_token(laptop)))
+async def test_resetting_the_password_closes_the_users_sockets(
+    hearth_node: TestNode, conn: Conn
+) -> None:
+    ann = await insert("user", email="ann@example.com", display_name="Ann")
+    async with Conn(hearth_node) as laptop, Conn(hearth_node) as other:
+        await log_in(laptop, ann)
+        tab = await conn.http.ws_connect(ws_url(hearth_node, token=await page_token(laptop)))
         assert (await join(tab, "room:lobby"))["status"] == "ok"
 
         await other.get("/password/forgot")
@@ -286,26 +270,23 @@ async def test_resetting_the_password_closes_the_users_sockets(tmp_path: Path) -
 
 
 async def test_the_long_poll_fallback_works_through_the_nodes_middlewares(
-    tmp_path: Path,
+    hearth_node: TestNode, conn: Conn
 ) -> None:
-    async with running_node(tmp_path) as node, aiohttp.ClientSession() as http:
-        longpoll = f"{node.url}/socket/longpoll"
-        async with http.get(longpoll, params={"vsn": "2.0.0"}) as opened:
-            session = await opened.json()
-        assert session["status"] == 410
+    longpoll = "/socket/longpoll"
+    session = (await conn.get(longpoll, params={"vsn": "2.0.0"})).json()
+    assert session["status"] == 410
 
-        # A POST as phoenix.js sends it: the long-poll token, no CSRF token, a same-site Origin.
-        join_frame = orjson.dumps(["1", "1", "room:lobby", "phx_join", {}]).decode()
-        async with http.post(
-            longpoll, params={"vsn": "2.0.0", "token": session["token"]}, data=join_frame,
-            headers={"Content-Type": "application/x-ndjson", "Origin": node.url},
-        ) as posted:
-            assert (posted.status, await posted.json()) == (200, {"status": 200})
-        async with http.get(longpoll, params={"vsn": "2.0.0", "token": session["token"]}) as got:
-            polled = await got.json()
+    # A POST as phoenix.js sends it: the long-poll token, no CSRF token, a same-site Origin.
+    join_frame = orjson.dumps(["1", "1", "room:lobby", "phx_join", {}]).decode()
+    posted = await conn.post(
+        longpoll, params={"vsn": "2.0.0", "token": session["token"]}, data=join_frame,
+        headers={"Content-Type": "application/x-ndjson", "Origin": hearth_node.url}, csrf="",
+    )
+    assert (posted.status, posted.json()) == (200, {"status": 200})
+    polled = (await conn.get(longpoll, params={"vsn": "2.0.0", "token": session["token"]})).json()
 
-        assert polled["status"] == 200
-        reply, *after = [orjson.loads(m) for m in polled["messages"]]
-        assert [m[3] for m in after] in ([], ["presence_state"])  # a reader's view of who is in
-        assert reply[:4] == ["1", "1", "room:lobby", "phx_reply"]
-        assert reply[4] == {"status": "ok", "response": {"messages": []}}
+    assert polled["status"] == 200
+    reply, *after = [orjson.loads(m) for m in polled["messages"]]
+    assert [m[3] for m in after] in ([], ["presence_state"])  # a reader's view of who is in
+    assert reply[:4] == ["1", "1", "room:lobby", "phx_reply"]
+    assert reply[4] == {"status": "ok", "response": {"messages": []}}
