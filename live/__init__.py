@@ -13,6 +13,7 @@ from .template import Rendered, Template, TemplateError, raw
 from .view import (
     LiveSocket,
     LiveView,
+    NotFound,
     assign,
     assign_new,
     clear_flash,
@@ -34,6 +35,7 @@ __all__ = [
     "LiveSocket",
     "LiveView",
     "NoReply",
+    "NotFound",
     "Ok",
     "Rendered",
     "Reply",

@@ -44,7 +44,7 @@ from .diff import Prints, render
 from .flash import FLASH_COOKIE, open_flash, seal_flash
 from .params import ParamsError, decode_form, target_path
 from .router import LiveRouter, Match, run_hooks
-from .view import LiveSocket, LiveView, Navigation, clear_flash
+from .view import LiveSocket, LiveView, Navigation, NotFound, clear_flash
 
 __all__ = ["FLASH_COOKIE", "LIVE_VERSION", "LiveChannel", "LiveContext", "LiveSocketHandler",
            "new_view_id", "open_flash", "seal_flash", "seal_session"]
@@ -218,8 +218,11 @@ class LiveChannel(Channel):
         if not await run_hooks(match.session.on_mount, match.params, session, lsocket):
             return self._refused_join(ctx, lsocket)
         view = self.live.view
-        lsocket = _socket_of(await _call(view.mount(match.params, session, lsocket)), "mount",
-                             view)
+        try:
+            lsocket = _socket_of(await _call(view.mount(match.params, session, lsocket)),
+                                 "mount", view)
+        except NotFound:
+            return Error({"reason": "reload", "status": 404})
         self.live.socket = lsocket
         if lsocket.navigation is None:
             lsocket = _socket_of(await _call(view.handle_params(match.params, lsocket.uri,

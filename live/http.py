@@ -27,7 +27,7 @@ from web.sockets import SocketMount, mount_socket
 from .channel import LiveContext, LiveSocketHandler, _socket_of, new_view_id, seal_session
 from .diff import to_html
 from .router import LiveRoute, LiveSession, run_hooks
-from .view import LiveSocket
+from .view import LiveSocket, NotFound
 
 __all__ = ["LIVE_CONTEXT", "LIVE_PATH", "mount_live"]
 
@@ -66,8 +66,13 @@ def _page(live_session: LiveSession, route: LiveRoute
         session = {"current_user": user}
         view = route.view()
         if await run_hooks(live_session.on_mount, match.params, session, socket):
-            socket = _socket_of(await _call(view.mount(match.params, session, socket)),
-                                "mount", view)
+            try:
+                socket = _socket_of(await _call(view.mount(match.params, session, socket)),
+                                    "mount", view)
+            except NotFound as e:
+                page = aiohttp_jinja2.render_string("not_found.html", request,
+                                                    {"what": e.what})
+                return web.Response(status=404, text=page, content_type="text/html")
             if socket.navigation is None:
                 socket = _socket_of(await _call(view.handle_params(
                     match.params, socket.uri, socket)), "handle_params", view)

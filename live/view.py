@@ -45,6 +45,7 @@ __all__ = [
     "LiveSocket",
     "LiveView",
     "NoReply",
+    "NotFound",
     "Ok",
     "Reply",
     "assign",
@@ -227,6 +228,16 @@ class LiveView:
 
     def terminate(self, reason: Any, socket: LiveSocket) -> Any:
         return None
+
+
+class NotFound(Exception):
+    """Raised by ``mount`` for what does not exist (a post id nobody has): the page's HTTP
+    render answers 404 with the site's not-found page, and a join is refused so the client
+    loads that page."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no such {what}")
+        self.what = what
 
 
 class UnknownEvent(Exception):

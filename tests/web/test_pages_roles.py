@@ -1,7 +1,8 @@
 """Every protected page, walked as a visitor, a user, a moderator and an admin.
 
 The routes and their roles come from ``web.pages.ROUTES``, the table the router is built
-from: a page added there with a role is walked here without another line. The routes on one
+from, and from the live sessions of ``web.live.ROUTER`` that require a user: a page added
+there is walked here without another line. The routes on one
 post (``{id}``) are walked on a fresh post by someone else, where only a moderator or an
 admin gets past the post's own check, and again by the post's author.
 """
@@ -13,9 +14,14 @@ from contexts.accounts import User
 from contexts.posts import Post
 from contexts.roles import ROLES, at_least
 from hearth.testing import PASSWORD, Conn, TestNode, insert, log_in
+from web.live import ROUTER
+from web.live.hooks import require_user
 from web.pages import ROUTES, Page
 
-PROTECTED = [page for page in ROUTES if page.role is not None]
+LIVE = [Page("GET", route.path, route.view, role="user")  # type: ignore[arg-type]
+        for session in ROUTER.sessions if require_user in session.on_mount
+        for route in session.routes]
+PROTECTED = [page for page in ROUTES if page.role is not None] + LIVE
 ON_A_POST = [page for page in PROTECTED if "{id}" in page.path]
 """Every protected route on one post changes it, so each asks ``can_modify``."""
 
@@ -45,8 +51,8 @@ async def visit(browser: Conn, page: Page, post_id: int) -> str:
         return "log in"
     if (status, location) == (302, "/"):
         return "refused"
-    assert status in (200, 303), (page, status, location)
-    if status == 303 and location == f"/posts/{post_id}":
+    assert status in (200, 302, 303), (page, status, location)
+    if status in (302, 303) and location == f"/posts/{post_id}":
         told = (await browser.get(location)).flashes
         if any(kind == "error" and text.startswith("You are not allowed") for kind, text in told):
             return "not yours"

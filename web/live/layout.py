@@ -8,7 +8,7 @@ from live import JS, Rendered, Template  # noqa: F401 (JS: the template uses it)
 
 _FLASH = Template("""
   <div id="flash-group" class="flash-group">
-    <p :for={kind, text in @flashes} id={f"flash-{kind}"} class={f"flash flash-{kind}"}
+    <p :for={kind, text in @flashes} class={f"flash flash-{kind}"} id={f"flash-{kind}"}
        role={"alert" if kind == "error" else "status"}
        phx-click={JS.push("lv:clear-flash", value={"key": kind}).hide(to=f"#flash-{kind}")}
        >{text}</p>

@@ -26,6 +26,7 @@ from live import (
     LiveSocket,
     LiveView,
     NoReply,
+    NotFound,
     Ok,
     Template,
     assign,
@@ -135,8 +136,7 @@ class PostLive(LiveView):
         post = await _post_or_none(params.get("id"))
         user = session.get("current_user")
         if post is None or not posts.can_see(user, post):
-            put_flash(socket, "error", "That post does not exist.")
-            return Ok(redirect(socket, "/posts"))
+            raise NotFound("post")  # a draft too, to all but those who may see it
         if connected(socket):
             PubSub.subscribe(PUBSUB, posts.TOPIC)
         return Ok(assign(socket, post=post, page_title=post.title,
@@ -203,9 +203,11 @@ class PostFormLive(LiveView):
         post = None
         if socket.assigns["live_action"] == "edit":
             post = await _post_or_none(params.get("id"))
-            if post is None or not posts.can_modify(user, post):
+            if post is None or not posts.can_see(user, post):
+                raise NotFound("post")
+            if not posts.can_modify(user, post):
                 put_flash(socket, "error", "You are not allowed to edit this post.")
-                return Ok(redirect(socket, "/posts"))
+                return Ok(redirect(socket, f"/posts/{post.id}"))
         values = {"title": post.title if post else "", "body": post.body if post else ""}
         title = "Edit post" if post else "New post"
         return Ok(assign(socket, post=post, values=values, errors={}, page_title=title))
@@ -244,8 +246,6 @@ class PostFormLive(LiveView):
 
 
 async def _post_or_none(raw: Any) -> Post | None:
-    try:
-        post_id = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return await posts.get_post(post_id)
+    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
+        return None  # only what an id can be (SQLite's integers stop at 2**63)
+    return await posts.get_post(int(raw))
