@@ -40,6 +40,7 @@ __all__ = [
     "ConfigError",
     "DatabaseConfig",
     "DemoConfig",
+    "LiveConfig",
     "MailConfig",
     "NodeConfig",
     "PresenceConfig",
@@ -198,6 +199,20 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """``[live]``: live pages (``live/``)."""
+
+    # The longest event value a view takes (a form's encoding); longer is refused, unread.
+    max_event_bytes: int = field(default=100_000,
+                                 metadata=_check(lambda v: 1_000 <= v <= 10_000_000,
+                                                 "from 1000 to 10000000"))
+    # Fields one form event may carry.
+    max_form_fields: int = field(default=1_000,
+                                 metadata=_check(lambda v: 1 <= v <= 100_000,
+                                                 "from 1 to 100000"))
+
+
+@dataclass(frozen=True)
 class DemoConfig:
     """``[demo]``: sample data for a fresh database."""
 
@@ -303,6 +318,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
 
 def load_config(

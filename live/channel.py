@@ -54,7 +54,10 @@ LIVE_VERSION = "1.2.12"
 
 SALT = "live view session"
 MAX_EVENT_BYTES = 100_000
-"""The longest event value (a form's encoding) a view takes; longer is refused, unread."""
+"""The longest event value (a form's encoding) a view takes; longer is refused, unread
+(``[live] max_event_bytes``)."""
+MAX_FORM_FIELDS = 1_000
+"""Fields one form event may carry (``[live] max_form_fields``)."""
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class LiveContext:
     router: LiveRouter
     session_max_age: float
     max_event_bytes: int = MAX_EVENT_BYTES
+    max_form_fields: int = MAX_FORM_FIELDS
 
 
 def new_view_id() -> str:
@@ -278,7 +282,7 @@ class LiveChannel(Channel):
                 return Reply(("error", {"reason": "form values too large or not a string"}),
                              socket)
             try:
-                params = decode_form(value)
+                params = decode_form(value, ctx.max_form_fields)
             except ParamsError as e:
                 return Reply(("error", {"reason": f"malformed form values: {e}"}), socket)
             meta = payload.get("meta")

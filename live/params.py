@@ -31,11 +31,11 @@ def target_path(name: str) -> list[str]:
     return [found.group(1), *re.findall(r"\[([^\[\]]*)\]", found.group(2))]
 
 
-def decode_form(encoded: str) -> dict[str, Any]:
+def decode_form(encoded: str, max_fields: int = MAX_FIELDS) -> dict[str, Any]:
     """The nested params of an ``application/x-www-form-urlencoded`` string."""
     try:
         pairs = parse_qsl(encoded, keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=MAX_FIELDS)
+                          max_num_fields=max_fields)
     except ValueError as e:
         raise ParamsError(str(e)) from None
     params: dict[str, Any] = {}

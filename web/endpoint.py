@@ -63,8 +63,9 @@ def build_app(config: Config) -> web.Application:
     handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS],
                          (config.api.rate_limit, config.api.rate_limit_window))
     mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
-    mount_live(app, LiveContext(app[SECRET], LIVE_ROUTER, config.auth.session_max_age),
-               limits, origins)
+    live = LiveContext(app[SECRET], LIVE_ROUTER, config.auth.session_max_age,
+                       config.live.max_event_bytes, config.live.max_form_fields)
+    mount_live(app, live, limits, origins)
     return app
 
 
