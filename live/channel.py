@@ -320,21 +320,7 @@ class LiveChannel(Channel):
         """The reply to a client's push, once the view handled it."""
         ctx: LiveContext = socket.assigns["live_context"]
         live = self.live
-        nav = live.socket.navigation
-        if nav is not None and nav.kind == "patch":
-            live.socket.navigation = None
-            match = ctx.router.match(nav.to)
-            if match is not None and match.route.view is live.match.route.view:
-                socket.conn.push(socket.join_ref, socket.topic, "live_patch",
-                                 {"to": nav.to, "kind": _kind(nav)})
-                live.match = match
-                live.socket.uri = nav.to
-                result = await _call(live.view.handle_params(match.params, nav.to,
-                                                             live.socket))
-                live.socket = _socket_of(result, "handle_params", live.view)
-                nav = live.socket.navigation
-            else:
-                nav = Navigation("navigate", nav.to, nav.replace)
+        nav = await self._patched(socket, ctx)
         if nav is not None:
             response = _navigation(ctx, live.socket, nav)
             diff = self._diff()
@@ -345,6 +331,28 @@ class LiveChannel(Channel):
         if hook_reply is not None:
             response.setdefault("diff", {})["r"] = hook_reply
         return Reply(("ok", response), socket)
+
+    async def _patched(self, socket: Socket, ctx: LiveContext) -> Navigation | None:
+        """Carry out a ``push_patch`` the view asked for (``live_patch`` to the client, then
+        ``handle_params``); the navigation still to do, if any (a patch to another view is a
+        live navigation)."""
+        live = self.live
+        nav = live.socket.navigation
+        live.socket.navigation = None
+        if nav is None or nav.kind != "patch":
+            return nav
+        match = ctx.router.match(nav.to)
+        if match is None or match.route.view is not live.match.route.view:
+            return Navigation("navigate", nav.to, nav.replace)
+        socket.conn.push(socket.join_ref, socket.topic, "live_patch",
+                         {"to": nav.to, "kind": _kind(nav)})
+        live.match = match
+        live.socket.uri = nav.to
+        result = await _call(live.view.handle_params(match.params, nav.to, live.socket))
+        live.socket = _socket_of(result, "handle_params", live.view)
+        after = live.socket.navigation
+        live.socket.navigation = None
+        return after
 
     def _diff(self) -> dict[str, Any] | None:
         live = self.live
@@ -385,33 +393,16 @@ class LiveChannel(Channel):
         result = await _call(live.view.handle_info(msg, live.socket))
         live.socket = _socket_of(result, "handle_info", live.view)
         ctx: LiveContext = socket.assigns["live_context"]
-        nav = live.socket.navigation
-        if nav is not None:
-            live.socket.navigation = None
-            if nav.kind == "patch":
-                match = ctx.router.match(nav.to)
-                if match is not None and match.route.view is live.match.route.view:
-                    socket.conn.push(socket.join_ref, socket.topic, "live_patch",
-                                     {"to": nav.to, "kind": _kind(nav)})
-                    live.match = match
-                    live.socket.uri = nav.to
-                    result = await _call(live.view.handle_params(match.params, nav.to,
-                                                                 live.socket))
-                    live.socket = _socket_of(result, "handle_params", live.view)
-                else:
-                    nav = Navigation("navigate", nav.to, nav.replace)
-            if nav.kind != "patch":
-                diff = self._diff()
-                if diff:
-                    socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
-                event = "redirect" if nav.kind == "redirect" else "live_redirect"
-                payload = _navigation(ctx, live.socket, nav)[event]
-                socket.conn.push(socket.join_ref, socket.topic, event, payload)
-                return Stop(("shutdown", "navigated"), socket)
+        nav = await self._patched(socket, ctx)
         diff = self._diff()
-        if diff:
+        if diff:  # before a redirect too: its events and flash changes
             socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
-        return NoReply(socket)
+        if nav is None:
+            return NoReply(socket)
+        event = "redirect" if nav.kind == "redirect" else "live_redirect"
+        payload = _navigation(ctx, live.socket, nav)[event]
+        socket.conn.push(socket.join_ref, socket.topic, event, payload)
+        return Stop(("shutdown", "navigated"), socket)
 
     async def terminate(self, reason: Any, socket: Socket) -> None:
         live = getattr(self, "live", None)
