@@ -37,6 +37,7 @@ from .validation import Conflict, ValidationError
 
 __all__ = [
     "MAX_BODY",
+    "MAX_QUERY",
     "MAX_TITLE",
     "TOPIC",
     "Post",
@@ -49,6 +50,7 @@ __all__ = [
     "get_post",
     "like_post",
     "list_posts",
+    "search_posts",
     "unlike_post",
     "update_post",
     "validate_post",
@@ -87,6 +89,9 @@ class Post:
             "updated_at": self.updated_at,
         }
 
+
+MAX_QUERY = 100
+"""The longest search query, in characters."""
 
 _generation = 0
 
@@ -175,6 +180,24 @@ async def list_posts(
     params = (*(() if before is None else (before,)), limit, offset)
     rows = await Repo.fetch_all(
         f"{_SELECT} {where} ORDER BY p.id DESC LIMIT ? OFFSET ?", params, repo=repo
+    )
+    return [_post(r) for r in rows]
+
+
+async def search_posts(query: str, limit: int = 20, repo: Any = REPO) -> list[Post]:
+    """Published posts whose title or body holds ``query`` (case-insensitive), newest
+    first; raises ``ValueError`` for an empty or overlong query."""
+    text = query.strip()
+    if not text:
+        raise ValueError("type something to search for")
+    if len(text) > MAX_QUERY:
+        raise ValueError(f"a search is at most {MAX_QUERY} characters")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    rows = await Repo.fetch_all(
+        f"{_SELECT} WHERE p.published = 1 AND (p.title LIKE ? ESCAPE '\\'"
+        " OR p.body LIKE ? ESCAPE '\\') ORDER BY p.id DESC LIMIT ?",
+        (pattern, pattern, limit), repo=repo,
     )
     return [_post(r) for r in rows]
 

@@ -11,11 +11,14 @@ from otp import NoReply, Ok, Reply
 from .js import JS
 from .template import Rendered, Template, TemplateError, raw
 from .view import (
+    AsyncResult,
     LiveSocket,
     LiveView,
     NotFound,
     assign,
+    assign_async,
     assign_new,
+    cancel_async,
     clear_flash,
     connected,
     push_event,
@@ -23,6 +26,7 @@ from .view import (
     push_patch,
     put_flash,
     redirect,
+    start_async,
     stream,
     stream_delete,
     stream_delete_by_dom_id,
@@ -32,6 +36,7 @@ from .view import (
 
 __all__ = [
     "JS",
+    "AsyncResult",
     "LiveSocket",
     "LiveView",
     "NoReply",
@@ -42,7 +47,9 @@ __all__ = [
     "Template",
     "TemplateError",
     "assign",
+    "assign_async",
     "assign_new",
+    "cancel_async",
     "clear_flash",
     "connected",
     "push_event",
@@ -51,6 +58,7 @@ __all__ = [
     "put_flash",
     "raw",
     "redirect",
+    "start_async",
     "stream",
     "stream_delete",
     "stream_delete_by_dom_id",

@@ -36,15 +36,38 @@ from channels import token as tokens
 from channels.channel import Channel, Error, In, Socket
 from channels.handler import ConnectInfo, SocketHandler
 from contexts import sessions
-from hearth.names import LIVE
-from otp import ChildError, ChildSpec, DynamicSupervisor, Exit, NoReply, Ok, Reply, StartError, Stop
+from hearth.names import LIVE, TASKS
+from otp import (
+    ChildError,
+    ChildSpec,
+    Down,
+    DynamicSupervisor,
+    Exit,
+    NoReply,
+    Ok,
+    Reply,
+    StartError,
+    Stop,
+    Task,
+    TaskReply,
+    TaskSupervisor,
+)
 from web import session as web_session
 
 from .diff import Prints, render
 from .flash import FLASH_COOKIE, open_flash, seal_flash
 from .params import ParamsError, decode_form, target_path
 from .router import LiveRouter, Match, run_hooks
-from .view import LiveSocket, LiveView, Navigation, NotFound, clear_flash
+from .view import (
+    AsyncResult,
+    AsyncWork,
+    LiveSocket,
+    LiveView,
+    Navigation,
+    NotFound,
+    assign,
+    clear_flash,
+)
 
 __all__ = ["FLASH_COOKIE", "LIVE_VERSION", "LiveChannel", "LiveContext", "LiveSocketHandler",
            "new_view_id", "open_flash", "seal_flash", "seal_session"]
@@ -168,6 +191,13 @@ def _socket_of(result: Any, callback: str, view: LiveView) -> LiveSocket:
 class LiveChannel(Channel):
     """The process of one connected view; see the module docstring."""
 
+    # Running async work, by monitor ref, and which ref serves each (kind, key or name); set
+    # by join (the runtime makes the process object without calling __init__).
+    tasks: dict[Any, tuple[AsyncWork, Task]]
+    task_of: dict[tuple[str, Any], Any]
+    cancelled: list[tuple[Any, Any]]
+    _hooked: bool
+
     @classmethod
     async def start_link(cls, *args: Any, name: Any = None, **kwargs: Any) -> otp.Pid | None:
         if otp.whereis(LIVE) is None:  # a bare socket without the node's tree: as a channel
@@ -187,6 +217,7 @@ class LiveChannel(Channel):
     # -- join -------------------------------------------------------------------------------
 
     async def join(self, topic: str, payload: dict[str, Any], socket: Socket) -> Any:
+        self.tasks, self.task_of, self.cancelled, self._hooked = {}, {}, [], False
         ctx: LiveContext = socket.assigns["live_context"]
         view_id = topic.removeprefix("lv:")
         data = _open_session(ctx, payload.get("session"))
@@ -246,7 +277,7 @@ class LiveChannel(Channel):
                     patched.params, nav.to, lsocket)), "handle_params", view)
                 self.live.socket = lsocket
                 reply["live_patch"] = {"to": nav.to, "kind": _kind(nav)}
-        rendered = self._diff() or {}
+        rendered = (await self._diff()) or {}
         reply["rendered"] = rendered
         reply["liveview_version"] = LIVE_VERSION
         return Reply(reply, socket)
@@ -296,7 +327,7 @@ class LiveChannel(Channel):
         if name == "lv:clear-flash":
             key = value.get("key") if isinstance(value, dict) else None
             clear_flash(live.socket, key if isinstance(key, str) else None)
-            return Reply(("ok", self._diff_reply()), socket)
+            return Reply(("ok", await self._diff_reply()), socket)
         result = await _call(live.view.handle_event(name, value, live.socket))
         live.socket = _socket_of(result, "handle_event", live.view)
         hook_reply = result.reply if type(result) is Reply else None
@@ -323,11 +354,11 @@ class LiveChannel(Channel):
         nav = await self._patched(socket, ctx)
         if nav is not None:
             response = _navigation(ctx, live.socket, nav)
-            diff = self._diff()
+            diff = await self._diff()
             if diff:
                 socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
             return Stop(("shutdown", "navigated"), socket, reply=("ok", response))
-        response = self._diff_reply()
+        response = await self._diff_reply()
         if hook_reply is not None:
             response.setdefault("diff", {})["r"] = hook_reply
         return Reply(("ok", response), socket)
@@ -354,7 +385,9 @@ class LiveChannel(Channel):
         live.socket.navigation = None
         return after
 
-    def _diff(self) -> dict[str, Any] | None:
+    async def _diff(self) -> dict[str, Any] | None:
+        """Start the work the callbacks asked for, then the diff of what they changed."""
+        await self._start_work()
         live = self.live
         lsocket = live.socket
         changed = None if live.prints is None else frozenset(lsocket.changed)
@@ -371,9 +404,112 @@ class LiveChannel(Channel):
             lsocket.events = []
         return diff
 
-    def _diff_reply(self) -> dict[str, Any]:
-        diff = self._diff()
+    async def _diff_reply(self) -> dict[str, Any]:
+        diff = await self._diff()
         return {"diff": diff} if diff else {}
+
+    # -- async work (assign_async, start_async) ----------------------------------------------
+
+    async def _start_work(self) -> None:
+        lsocket = self.live.socket
+        if not lsocket.work:
+            return
+        work, lsocket.work = lsocket.work, []
+        if not self._hooked:
+            # A view that exits, however, takes its tasks with it.
+            self._on_exit(lambda _proc, _reason: self._shutdown_tasks())
+            self._hooked = True
+        for item in work:
+            if item.kind == "cancel":
+                self._cancel(item.name, item.reason)
+                continue
+            keys = item.name if item.kind == "assign" else (item.name,)
+            for key in keys:  # superseded: its result, late, is dropped
+                self._drop_task((item.kind, key))
+            task = await TaskSupervisor.async_nolink(TASKS, _run_work, item.fn, item.dirty)
+            self.tasks[task.ref] = (item, task)
+            for key in keys:
+                self.task_of[(item.kind, key)] = task.ref
+
+    def _drop_task(self, key: tuple[str, Any]) -> AsyncWork | None:
+        ref = self.task_of.pop(key, None)
+        if ref is None:
+            return None
+        item, task = self.tasks.pop(ref)
+        task.shutdown()
+        keys = item.name if item.kind == "assign" else (item.name,)
+        for other in keys:
+            self.task_of.pop((item.kind, other), None)
+        return item
+
+    def _cancel(self, name: Any, reason: Any) -> None:
+        started = self._drop_task(("start", name))
+        if started is not None:
+            self.cancelled.append((name, reason))
+        assigned = self._drop_task(("assign", name))
+        if assigned is not None:
+            self._settle_assign(assigned, ("exit", reason))
+
+    def _shutdown_tasks(self) -> None:
+        for _item, task in self.tasks.values():
+            task.shutdown()
+        self.tasks.clear()
+        self.task_of.clear()
+
+    def _settle_assign(self, item: AsyncWork, outcome: tuple[str, Any]) -> None:
+        lsocket = self.live.socket
+        kind, value = outcome
+        for key in item.name:
+            previous = lsocket.assigns.get(key)
+            held = previous if isinstance(previous, AsyncResult) else None
+            if kind == "ok" and isinstance(value, dict) and key in value:
+                result = AsyncResult.done(value[key])
+            elif kind == "ok" and isinstance(value, tuple) and len(value) == 2 \
+                    and value[0] == "error":
+                result = AsyncResult.fail(value[1], held)
+            elif kind == "ok":
+                result = AsyncResult.fail(f"assign_async returned no {key!r}: {value!r}", held)
+            else:
+                result = AsyncResult.fail(value if kind == "error" else ("exit", value), held)
+            assign(lsocket, {key: result})
+
+    async def _task_done(self, ref: Any, outcome: tuple[str, Any], socket: Socket) -> Any:
+        item, _task = self.tasks.pop(ref)
+        keys = item.name if item.kind == "assign" else (item.name,)
+        for key in keys:
+            self.task_of.pop((item.kind, key), None)
+        live = self.live
+        if item.kind == "assign":
+            kind, value = outcome
+            if kind == "exit" and isinstance(value, BaseException):
+                outcome = ("error", value)  # the work raised: that is the reason
+            self._settle_assign(item, outcome)
+        else:
+            kind, value = outcome
+            if kind == "exit" and isinstance(value, BaseException):
+                outcome = ("exit", value)
+            result = await _call(live.view.handle_async(item.name, outcome, live.socket))
+            live.socket = _socket_of(result, "handle_async", live.view)
+        return await self._pushed(socket)
+
+    async def _pushed(self, socket: Socket) -> Any:
+        """After a message the client did not ask for: push what changed, or navigate."""
+        ctx: LiveContext = socket.assigns["live_context"]
+        live = self.live
+        while self.cancelled:
+            name, reason = self.cancelled.pop(0)
+            result = await _call(live.view.handle_async(name, ("exit", reason), live.socket))
+            live.socket = _socket_of(result, "handle_async", live.view)
+        nav = await self._patched(socket, ctx)
+        diff = await self._diff()
+        if diff:  # before a redirect too: its events and flash changes
+            socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
+        if nav is None:
+            return NoReply(socket)
+        event = "redirect" if nav.kind == "redirect" else "live_redirect"
+        payload = _navigation(ctx, live.socket, nav)[event]
+        socket.conn.push(socket.join_ref, socket.topic, event, payload)
+        return Stop(("shutdown", "navigated"), socket)
 
     # -- other messages ---------------------------------------------------------------------
 
@@ -386,23 +522,20 @@ class LiveChannel(Channel):
     def handle_message(self, msg: Any, socket: Socket) -> Any:
         if type(msg) is Exit and msg.pid == socket.session:
             return Stop(("shutdown", "closed"), socket)
+        if type(msg) in (TaskReply, Down) and msg.ref not in self.tasks:
+            return NoReply(socket)  # a superseded or cancelled task's: dropped
         return self._view_info(msg, socket)
 
     async def _view_info(self, msg: Any, socket: Socket) -> Any:
+        t = type(msg)
+        if t is TaskReply and msg.ref in self.tasks:
+            return await self._task_done(msg.ref, ("ok", msg.value), socket)
+        if t is Down and msg.ref in self.tasks:
+            return await self._task_done(msg.ref, ("exit", msg.reason), socket)
         live = self.live
         result = await _call(live.view.handle_info(msg, live.socket))
         live.socket = _socket_of(result, "handle_info", live.view)
-        ctx: LiveContext = socket.assigns["live_context"]
-        nav = await self._patched(socket, ctx)
-        diff = self._diff()
-        if diff:  # before a redirect too: its events and flash changes
-            socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
-        if nav is None:
-            return NoReply(socket)
-        event = "redirect" if nav.kind == "redirect" else "live_redirect"
-        payload = _navigation(ctx, live.socket, nav)[event]
-        socket.conn.push(socket.join_ref, socket.topic, event, payload)
-        return Stop(("shutdown", "navigated"), socket)
+        return await self._pushed(socket)
 
     async def terminate(self, reason: Any, socket: Socket) -> None:
         live = getattr(self, "live", None)
@@ -418,6 +551,14 @@ class LiveChannel(Channel):
             info["live_view"] = _view_name(live.match.route.view)
             info["path"] = live.match.path
         return info
+
+
+async def _run_work(fn: Any, dirty: bool) -> Any:
+    """The body of an async task: ``fn()``, awaited if it is a coroutine; on the dirty pool
+    when it blocks."""
+    if dirty:
+        return await otp.run_dirty(fn)
+    return await _call(fn())
 
 
 def _kind(nav: Navigation) -> str:

@@ -42,6 +42,7 @@ from .streams import Streams
 from .template import Assigns, Rendered, Template
 
 __all__ = [
+    "AsyncResult",
     "LiveSocket",
     "LiveView",
     "NoReply",
@@ -49,7 +50,9 @@ __all__ = [
     "Ok",
     "Reply",
     "assign",
+    "assign_async",
     "assign_new",
+    "cancel_async",
     "clear_flash",
     "connected",
     "push_event",
@@ -57,6 +60,7 @@ __all__ = [
     "push_patch",
     "put_flash",
     "redirect",
+    "start_async",
     "stream",
     "stream_delete",
     "stream_delete_by_dom_id",
@@ -88,6 +92,7 @@ class LiveSocket:
     uri: str = ""
     user: Any = None
     private: dict[str, Any] = field(default_factory=dict)
+    work: list[AsyncWork] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.assigns.setdefault("flash", {})
@@ -200,6 +205,81 @@ def stream_delete_by_dom_id(socket: LiveSocket, name: str, dom_id: str) -> LiveS
     return socket
 
 
+# -- async work ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AsyncResult:
+    """An assign loaded by :func:`assign_async`: ``loading`` while the work runs (the old
+    ``result`` kept, unless reset), then ``ok`` with the ``result``, or ``failed`` with the
+    reason (an exception, a returned error, or ``("exit", reason)`` when the work died)."""
+
+    loading: bool = False
+    ok: bool = False
+    result: Any = None
+    failed: Any = None
+
+    @classmethod
+    def pending(cls, previous: AsyncResult | None = None) -> AsyncResult:
+        kept = previous.result if previous is not None and previous.ok else None
+        return cls(loading=True, ok=previous.ok if previous else False, result=kept)
+
+    @classmethod
+    def done(cls, result: Any) -> AsyncResult:
+        return cls(ok=True, result=result)
+
+    @classmethod
+    def fail(cls, reason: Any, previous: AsyncResult | None = None) -> AsyncResult:
+        kept = previous.result if previous is not None and previous.ok else None
+        return cls(ok=previous.ok if previous else False, result=kept, failed=reason)
+
+
+@dataclass(frozen=True)
+class AsyncWork:
+    """Work a callback asked for, started by the view's process once the callback returns:
+    ``kind`` is ``"assign"`` (``keys``) or ``"start"`` (``name``), or ``"cancel"``."""
+
+    kind: str
+    name: Any
+    fn: Callable[[], Any] | None = None
+    dirty: bool = False
+    reason: Any = None
+
+
+def assign_async(socket: LiveSocket, keys: str | Iterable[str], fn: Callable[[], Any], *,
+                 reset: bool = False, dirty: bool = False) -> LiveSocket:
+    """Load ``keys`` with ``fn()`` in a task; each key is an :class:`AsyncResult`, loading
+    until ``fn`` returns a dict holding every key (or raises, or returns ``("error",
+    reason)``: failed). As in Phoenix, a key loaded before keeps its result while it loads
+    again, unless ``reset``. ``fn`` may be a coroutine function; a blocking one says
+    ``dirty=True`` and runs on the dirty pool. Nothing starts in the HTTP render."""
+    names = (keys,) if isinstance(keys, str) else tuple(keys)
+    for key in names:
+        previous = socket.assigns.get(key)
+        held = previous if isinstance(previous, AsyncResult) and not reset else None
+        assign(socket, {key: AsyncResult.pending(held)})
+    if socket.connected:
+        socket.work.append(AsyncWork("assign", names, fn, dirty))
+    return socket
+
+
+def start_async(socket: LiveSocket, name: Any, fn: Callable[[], Any], *,
+                dirty: bool = False) -> LiveSocket:
+    """Run ``fn()`` in a task; its outcome comes to ``handle_async(name, result, socket)``
+    as ``("ok", value)`` or ``("exit", reason)``. Starting ``name`` again supersedes the
+    running task: its result, late, is dropped."""
+    if socket.connected:
+        socket.work.append(AsyncWork("start", name, fn, dirty))
+    return socket
+
+
+def cancel_async(socket: LiveSocket, name: Any, reason: Any = "cancel") -> LiveSocket:
+    """Stop the work of ``start_async(name)`` (``handle_async`` gets ``("exit", reason)``)
+    or of ``assign_async`` for a key (the key fails with ``("exit", reason)``)."""
+    socket.work.append(AsyncWork("cancel", name, reason=reason))
+    return socket
+
+
 # -- the behaviour ----------------------------------------------------------------------------
 
 
@@ -219,6 +299,10 @@ class LiveView:
         raise UnknownEvent(f"{type(self).__name__} has no handle_event for {event!r}")
 
     def handle_info(self, msg: Any, socket: LiveSocket) -> Any:
+        return NoReply(socket)
+
+    def handle_async(self, name: Any, result: tuple[str, Any], socket: LiveSocket) -> Any:
+        """The outcome of ``start_async(name)``: ``("ok", value)`` or ``("exit", reason)``."""
         return NoReply(socket)
 
     def render(self, assigns: Assigns) -> Rendered:

@@ -12,6 +12,7 @@ from live.router import LiveRouter, LiveSession, live
 from .counter import CounterLive
 from .hooks import assign_user, require_user
 from .posts import PostFormLive, PostLive, PostsLive
+from .stats import StatsLive
 
 __all__ = ["ROUTER"]
 
@@ -25,5 +26,6 @@ ROUTER = LiveRouter([
         live("/counter", CounterLive),
         live("/posts", PostsLive),
         live("/posts/{id}", PostLive),
+        live("/stats", StatsLive),
     ], on_mount=[assign_user]),
 ])
