@@ -35,8 +35,9 @@ reply is applied):
   ``data`` (nested dicts: ``{"post": {"title": "Hi"}}``), URL-encoded with Plug's nested
   keys, the ``_target`` meta (the last field given, unless ``target`` names one), and
   ``_unused_`` markers for the fields not filled in yet (all count as used once submitted).
-- ``view.has_element(css, text=None)``, ``view.render()``, ``await view.wait_for(lambda html:
-  ..., timeout=5)``, :func:`render_patch`, :func:`page_title`; :meth:`View.push` sends a raw
+- ``view.has_element(css, text=None)``, ``view.render()``, ``view.document`` (the DOM, to
+  ``select`` many elements), ``await view.wait_for(lambda html: ..., timeout=5)``,
+  :func:`render_patch`, :func:`page_title`; :meth:`View.push` sends a raw
   push and returns the :class:`~channels.client.Reply`, for tests of the protocol itself.
 
 Assertions: :func:`assert_patch` (a ``push_patch`` the view made; returns the path),
@@ -452,6 +453,12 @@ class View:
     def has_element(self, selector: str, text: TextFilter = None) -> bool:
         self._check()
         return bool(self._doc.select(selector, text))
+
+    @property
+    def document(self) -> Document:
+        """The view's DOM (:class:`~live.testing.rendered.Document`: ``select``, ``find``)."""
+        self._check()
+        return self._doc
 
     @property
     def title(self) -> str:

@@ -519,8 +519,8 @@ async def test_a_patch_from_the_connected_handle_params_rides_the_join_reply(
 
 
 def item_names(view: Any) -> list[str]:
-    """The stream's items as the page shows them, in order (each name is one word)."""
-    return view.element("#items").text.split()
+    """The stream's items as the page shows them, in order."""
+    return [el.text_content() for el in view.document.select("#items .item")]
 
 
 async def test_streams_insert_delete_and_reset_with_a_limit(conn: Conn) -> None:
