@@ -54,7 +54,8 @@ from otp import (
 )
 from web import session as web_session
 
-from .diff import Prints, render
+from .components import Components, _checked, _SendUpdate, render_view
+from .diff import Prints
 from .flash import FLASH_COOKIE, open_flash, seal_flash
 from .params import ParamsError, decode_form, target_path
 from .router import LiveRouter, Match, run_hooks
@@ -165,13 +166,14 @@ def _cookie_session(ctx: LiveContext, header: str) -> web_session.Session | None
 class _Live:
     """One mounted view: the instance, its socket, its route, what the client holds."""
 
-    __slots__ = ("match", "prints", "socket", "view")
+    __slots__ = ("components", "match", "prints", "socket", "view")
 
     def __init__(self, view: LiveView, socket: LiveSocket, match: Match) -> None:
         self.view = view
         self.socket = socket
         self.match = match
         self.prints: Prints | None = None
+        self.components = Components(socket.id, socket.connected)
 
 
 async def _call(result: Any) -> Any:
@@ -296,8 +298,12 @@ class LiveChannel(Channel):
             return await self._event(payload, socket)
         if event == "live_patch" and isinstance(payload, dict):
             return await self._live_patch(payload.get("url"), socket)
+        if event == "cids_will_destroy" and isinstance(payload, dict):
+            self.live.components.will_destroy(list(payload.get("cids") or []))
+            return Reply(("ok", {}), socket)
         if event == "cids_destroyed" and isinstance(payload, dict):
-            return Reply(("ok", {"cids": payload.get("cids") or []}), socket)
+            dropped = self.live.components.forget(list(payload.get("cids") or []))
+            return Reply(("ok", {"cids": dropped}), socket)
         return Reply(("ok", {}), socket)
 
     async def _event(self, payload: dict[str, Any], socket: Socket) -> Any:
@@ -324,6 +330,9 @@ class LiveChannel(Channel):
             value = params
         elif value is None:
             value = {}
+        cid = payload.get("cid")
+        if isinstance(cid, int) and not isinstance(cid, bool):
+            return await self._component_event(cid, name, value, socket)
         if name == "lv:clear-flash":
             key = value.get("key") if isinstance(value, dict) else None
             clear_flash(live.socket, key if isinstance(key, str) else None)
@@ -332,6 +341,16 @@ class LiveChannel(Channel):
         live.socket = _socket_of(result, "handle_event", live.view)
         hook_reply = result.reply if type(result) is Reply else None
         return await self._after(socket, hook_reply)
+
+    async def _component_event(self, cid: int, name: str, value: Any, socket: Socket) -> Any:
+        instance = self.live.components.by_cid.get(cid)
+        if instance is None:  # removed meanwhile: nothing to do, as in Phoenix
+            return Reply(("ok", {}), socket)
+        component = instance.component
+        result = await _call(component.handle_event(name, value, instance.socket))
+        instance.socket = _checked(result, component, "handle_event")
+        diff = await self._diff(only=[instance])
+        return Reply(("ok", {"diff": diff} if diff else {}), socket)
 
     async def _live_patch(self, url: Any, socket: Socket) -> Any:
         ctx: LiveContext = socket.assigns["live_context"]
@@ -385,13 +404,18 @@ class LiveChannel(Channel):
         live.socket.navigation = None
         return after
 
-    async def _diff(self) -> dict[str, Any] | None:
-        """Start the work the callbacks asked for, then the diff of what they changed."""
+    async def _diff(self, only: list[Any] | None = None) -> dict[str, Any] | None:
+        """Start the work the callbacks asked for, then the diff of what they changed (of
+        the component instances ``only``, after one of their own events)."""
         await self._start_work()
         live = self.live
         lsocket = live.socket
         changed = None if live.prints is None else frozenset(lsocket.changed)
-        diff, live.prints = render(live.view.render(lsocket.assigns), live.prints, changed)
+        if only is not None:
+            diff, _ = await render_view(None, None, None, live.components, only)
+            return diff
+        diff, live.prints = await render_view(live.view.render(lsocket.assigns), live.prints,
+                                              changed, live.components)
         lsocket.assigns["streams"].prune()
         title = lsocket.assigns.get("page_title")
         if title is not None and (changed is None or "page_title" in changed):
@@ -528,6 +552,14 @@ class LiveChannel(Channel):
 
     async def _view_info(self, msg: Any, socket: Socket) -> Any:
         t = type(msg)
+        if t is _SendUpdate:
+            instance = self.live.components.lookup(msg.cls, msg.id)
+            if instance is not None:
+                instance.pending.append(msg.assigns)
+                diff = await self._diff(only=[instance])
+                if diff:
+                    socket.conn.push(socket.join_ref, socket.topic, "diff", diff)
+            return NoReply(socket)
         if t is TaskReply and msg.ref in self.tasks:
             return await self._task_done(msg.ref, ("ok", msg.value), socket)
         if t is Down and msg.ref in self.tasks:

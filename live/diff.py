@@ -21,6 +21,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from .components import ComponentCall, current_components
 from .template import (
     AttrExpr,
     AttrsExpr,
@@ -32,7 +33,7 @@ from .template import (
     TextExpr,
 )
 
-__all__ = ["Prints", "render", "to_html"]
+__all__ = ["Prints", "render", "to_html", "tree_to_html"]
 
 _SAME = object()
 """A slot whose value the client already holds."""
@@ -128,6 +129,9 @@ def _dynamic(d: Any, assigns: Mapping[str, Any], scope: tuple[Any, ...], state: 
             held = state if isinstance(state, Prints) else None
             diff, prints = _node(value.part, value.assigns, value.scope, held, None)
             return (diff if diff is not None else _SAME), prints
+        if isinstance(value, ComponentCall):
+            cid = _component(value, d.where)
+            return (_SAME if state == ("cid", cid) else cid), ("cid", cid)
         return _text(value), None
     if t is AttrExpr:
         return _attr(d.name, _call(d, d.fn, assigns, scope)), None
@@ -144,6 +148,13 @@ def _dynamic(d: Any, assigns: Mapping[str, Any], scope: tuple[Any, ...], state: 
     if getattr(items, "is_live_stream", False):
         return _stream(d, items, assigns, scope, state)
     return _comprehension(d, items, assigns, scope, state)
+
+
+def _component(call: ComponentCall, where: str) -> int:
+    components = current_components()
+    if components is None:
+        raise TemplateError(f"{where}: live_component outside a live view's render")
+    return components.call(call)
 
 
 def _call(d: Any, fn: Any, assigns: Mapping[str, Any], scope: tuple[Any, ...]) -> Any:
@@ -198,6 +209,8 @@ def _values(part: Part, assigns: Mapping[str, Any], scope: tuple[Any, ...]) -> l
             value = _call(d, d.fn, assigns, scope)
             if isinstance(value, Rendered):
                 out.append(_Node(value.part, _values(value.part, value.assigns, value.scope)))
+            elif isinstance(value, ComponentCall):
+                out.append(_component(value, d.where))
             else:
                 out.append(_text(value))
         elif isinstance(d, AttrExpr):
@@ -237,7 +250,7 @@ def _full_values(part: Part, values: list[Any]) -> dict[str, Any]:
 
 
 def _full_slot(part: Part, i: int, value: Any) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, (str, int)):  # text, or a component's cid
         return value
     if isinstance(value, _Entries):
         return _comp_json(part_of(part, i), None, value)
@@ -262,7 +275,7 @@ def _value_diff(part: Part, i: int, old: Any, new: Any) -> Any:
             return _comp_json(part_of(part, i), None, new)
         diff = _comp_json(part_of(part, i), old, new)
         return diff if diff is not None else _SAME
-    if isinstance(new, str):
+    if isinstance(new, (str, int)):
         return _SAME if old == new else new
     assert isinstance(new, _Node)
     if not isinstance(old, _Node) or old.part is not new.part:
@@ -344,6 +357,37 @@ def _stream(d: ForBlock, stream: Any, assigns: Mapping[str, Any], scope: tuple[A
 # -- HTML ---------------------------------------------------------------------------------------
 
 
+def tree_to_html(tree: Mapping[str, Any]) -> str:
+    """The HTML of a full wire tree (a first render, its components in ``"c"``): the page's
+    HTTP render, made from the same render the join sends."""
+    components = tree.get("c") or {}
+    return _tree_html(tree, components)
+
+
+def _tree_html(node: Mapping[str, Any], components: Mapping[str, Any]) -> str:
+    statics = node["s"]
+    if "k" in node:
+        keyed = node["k"]
+        return "".join(_dynamics_html(keyed[str(i)], statics, components)
+                       for i in range(keyed["kc"]))
+    return _dynamics_html(node, statics, components)
+
+
+def _dynamics_html(node: Mapping[str, Any], statics: list[str],
+                   components: Mapping[str, Any]) -> str:
+    pieces = [statics[0]]
+    for i in range(len(statics) - 1):
+        value = node[str(i)]
+        if isinstance(value, str):
+            pieces.append(str(value))
+        elif isinstance(value, int):
+            pieces.append(_tree_html(components[str(value)], components))
+        else:
+            pieces.append(_tree_html(value, components))
+        pieces.append(statics[i + 1])
+    return "".join(pieces)
+
+
 def to_html(rendered: Rendered) -> str:
     """The HTML of one render, no diff state kept (the page's first, HTTP render)."""
     return _html(rendered.part, rendered.assigns, rendered.scope)
@@ -357,6 +401,8 @@ def _html(part: Part, assigns: Mapping[str, Any], scope: tuple[Any, ...]) -> str
             value = _call(d, d.fn, assigns, scope)
             if isinstance(value, Rendered):
                 pieces.append(_html(value.part, value.assigns, value.scope))
+            elif isinstance(value, ComponentCall):
+                raise TemplateError(f"{d.where}: live_component renders only in a live view")
             else:
                 pieces.append(_text(value))
         elif isinstance(d, AttrExpr):

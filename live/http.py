@@ -25,7 +25,8 @@ from web.session import SESSION, current_user, flash, take_flashes
 from web.sockets import SocketMount, mount_socket
 
 from .channel import LiveContext, LiveSocketHandler, _socket_of, new_view_id, seal_session
-from .diff import to_html
+from .components import Components, render_view
+from .diff import tree_to_html
 from .router import LiveRoute, LiveSession, run_hooks
 from .view import LiveSocket, NotFound
 
@@ -80,7 +81,10 @@ def _page(live_session: LiveSession, route: LiveRoute
             for kind, text in socket.assigns["flash"].items():
                 flash(request, kind, text)
             raise web.HTTPFound(socket.navigation.to)
-        html = to_html(view.render(socket.assigns))
+        # The render the join would send, made into HTML (components, streams and all).
+        tree, _ = await render_view(view.render(socket.assigns), None, None,
+                                    Components(view_id, False))
+        html = tree_to_html(tree or {"s": [""]})
         browser = request[SESSION]
         session_ref = sessions.ref(browser.token) if browser.token else None
         token = seal_session(ctx, view_id, match, session_ref, socket.assigns["flash"])

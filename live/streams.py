@@ -68,9 +68,10 @@ class LiveStream:
 class Streams:
     """``@streams``: the view's streams by name, read as attributes in templates."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self._by_name: dict[str, LiveStream] = {}
         self._next_ref = 0
+        self._prefix = prefix  # a component's streams: "<cid>-<n>", as Phoenix names them
 
     def __getattr__(self, name: str) -> LiveStream:
         if name.startswith("_"):
@@ -84,7 +85,8 @@ class Streams:
     def get(self, name: str, dom_id: Callable[[Any], str] | None = None) -> LiveStream:
         stream = self._by_name.get(name)
         if stream is None:
-            stream = LiveStream(name, str(self._next_ref), dom_id or default_dom_id(name))
+            stream = LiveStream(name, f"{self._prefix}{self._next_ref}",
+                                dom_id or default_dom_id(name))
             self._next_ref += 1
             self._by_name[name] = stream
         elif dom_id is not None:
