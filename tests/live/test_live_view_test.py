@@ -58,6 +58,7 @@ from live.testing import (
     render,
     render_patch,
 )
+from live.testing.rendered import RenderError
 from otp import PubSub
 from otp import Reply as HookReply
 from web import endpoint
@@ -234,6 +235,19 @@ class ActionLive(LiveView):
         return NoReply(push_patch(socket, "/lvt/act/b"))
 
 
+class BrokenLive(LiveView):
+    """Renders, after ``break``, a container the client cannot patch."""
+
+    template = Template("""<div id="box" phx-update={@mode}>box</div>""")
+
+    def mount(self, params: dict[str, Any], session: dict[str, Any],
+              socket: LiveSocket) -> Any:
+        return Ok(assign(socket, mode="replace"))
+
+    def handle_event(self, event: str, value: Any, socket: LiveSocket) -> Any:
+        return NoReply(assign(socket, mode="append"))
+
+
 class FormLive(LiveView):
     template = Template(f"""
       <section id="form-page">
@@ -284,6 +298,7 @@ ROUTER = LiveRouter([
         live_route("/lvt/form", FormLive),
         live_route("/lvt/act/a", ActionLive, action="a"),
         live_route("/lvt/act/b", ActionLive, action="b"),
+        live_route("/lvt/broken", BrokenLive),
     ]),
     LiveSession("elsewhere", [live_route("/lvt/elsewhere", ElsewhereLive)]),
 ])
@@ -765,6 +780,17 @@ async def test_an_oversized_form_is_refused(conn: Conn, hearth_node: TestNode) -
     assert "too large" in refused.value.reason
     await view.form("#item-form").render_change({"item": {"note": "short"}})
     assert seen(view)["item"]["note"] == "short"
+
+
+async def test_a_diff_the_client_cannot_patch_fails_the_call_and_every_read_after(
+        conn: Conn) -> None:
+    view, _ = await live(conn, "/lvt/broken")
+
+    with pytest.raises(RenderError, match="append"):
+        await view.render_hook("break", {})
+
+    with pytest.raises(RenderError, match="append"):
+        view.render()
 
 
 # -- lifetime -----------------------------------------------------------------------------------
