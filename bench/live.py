@@ -1,0 +1,998 @@
+"""Live pages: Hearth's ``/counter`` beside pyview's, in one run.
+
+Run: ``.venv/bin/python bench/live.py`` (about five minutes; ``--quick`` for 1,000 views and
+short click windows, its report and plot going to a temporary folder instead of
+BENCHMARKS.md and bench/plots/).
+
+Two servers, each alone in its own process, alive side by side for the run and driven by the
+same load generator:
+
+- **hearth**: ``hearth serve`` on a temporary database and config (no demo data, no access
+  log, log level warning; every other setting as shipped), serving the application's own
+  ``/counter`` (``web/live/counter.py``);
+- **pyview**: pyview (PyPI ``pyview-web``, installed into ``bench/.venv-peers`` from
+  ``bench/peers/requirements-live.txt``) serving the same counter,
+  ``bench/peers/pyview_counter.py``, with uvicorn (uvloop, httptools, its default WebSocket
+  implementation, no access log).
+
+The load generator is ``--workers`` processes (4), each an asyncio loop of aiohttp clients,
+so the server's process is measured alone. A client is one browser tab: its own cookie jar,
+``GET`` of the page (the dead render), the CSRF meta tag, the container's id and
+``data-phx-session`` read from it, a WebSocket to ``/live/websocket?_csrf_token=...&vsn=2.0.0``
+with the jar's cookies (no permessage-deflate, which Hearth does not offer), ``phx_join`` of
+``lv:<id>``, a heartbeat every 30 s as phoenix.js sends, and a reader that answers the
+server's pings. Each worker binds its own loopback source address.
+
+Figures, per server:
+
+- **RSS per connected view**: (the server's VmRSS with N views joined - VmRSS before) / N, at
+  1,000 and 10,000 views (``--quick``: 1,000), after 100 warm-up views opened and closed and
+  once the server's CPU has gone quiet. No collection is forced in either server: both run as
+  a user starts them;
+- **bytes per click**: the reply frame to one ``inc`` on a fresh view (count 0 -> 1), its
+  payload as sent and on the wire (with the WebSocket header), and the diff inside it as
+  sent, against Phoenix's ``{"0":"1"}``;
+- **click round trips per second**: 1,000 views each with one click in flight (``inc`` and
+  ``dec`` in turn, the next once the reply is in), counted over windows that alternate
+  between the servers (4 of 2.5 s each; ``--quick``: 1 of 2 s) after a 1 s warm-up; the
+  server's CPU per click and the load generator's CPU beside it.
+
+And Hearth alone, in this process: the render+diff CPU time of one stream insert on a
+``PostsLive`` page (``web/live/posts.py``'s template) holding 10 items and 10,000 items, the
+rounds of the two sizes taking turns.
+
+The run writes the generated part of BENCHMARKS.md's "Live pages" section (between its
+markers, nothing else), ``bench/plots/live.png``, and ends with one machine-readable summary
+line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import gc
+import hashlib
+import html
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from multiprocessing.connection import Connection
+from typing import Any
+
+# The project first: ``live`` is its package, not this file.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import aiohttp
+import orjson
+import uvloop
+
+from live import LiveSocket, assign, stream, stream_insert
+from live.diff import render
+from web.live.posts import PostsLive
+
+# isort: split
+# After the project's imports: run_all puts bench/ (where this file is) first on sys.path.
+from run_all import PEERS_PYTHON, PEERS_VENV, cpu_seconds, ensure_peers_venv, free_port, rss_kb
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+HEARTH = os.path.join(ROOT, ".venv", "bin", "hearth")
+PEERS = os.path.join(BENCH, "peers")
+LIVE_REQUIREMENTS = os.path.join(PEERS, "requirements-live.txt")
+PLOTS = os.path.join(BENCH, "plots")
+BENCHMARKS_MD = os.path.join(ROOT, "BENCHMARKS.md")
+SECTION = "## Live pages (`bench/live.py`)"
+BEGIN = "<!-- live.py: generated from here -->"
+END = "<!-- live.py: generated up to here -->"
+HOST = "127.0.0.1"
+PATH = "/counter"
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+PHOENIX_DIFF = '{"0":"1"}'
+"""What Phoenix LiveView answers the counter's first click with, inside the reply."""
+WARM_VIEWS = 100
+CLICKERS = 1_000
+OPENING = 16  # views being opened at once, per worker
+HEARTBEAT_S = 30.0  # phoenix.js default
+SETTLE_S = 15.0  # at most this long for a server's CPU to go quiet before its RSS is read
+
+GOAL_KB = 30.0
+GOAL_CLICKS = 3.0
+GOAL_STREAM = 1.2  # "the same": the 10,000-item insert within this factor of the 10-item one
+
+CONFIG = """\
+[node]
+log_level = "warning"
+
+[server]
+host = "{host}"
+port = {port}
+access_log = false
+
+[database]
+path = "{db}"
+
+[auth]
+bcrypt_cost = 4
+
+[demo]
+seed = false
+"""
+
+KINDS = {"hearth": "Hearth", "pyview": "pyview"}
+
+
+# -- the load generator (worker processes) -------------------------------------------------------
+
+
+def page_info(text: str) -> tuple[str, str, str]:
+    """The CSRF meta tag, the container's id and its ``data-phx-session`` from a page."""
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]*)"', text)
+    tag = re.search(r"<div([^>]*\bdata-phx-main\b[^>]*)>", text)
+    if csrf is None or tag is None:
+        raise RuntimeError("the page has no csrf-token meta tag or no live container")
+    view_id = re.search(r'\bid="([^"]+)"', tag.group(1))
+    session = re.search(r'\bdata-phx-session="([^"]*)"', tag.group(1))
+    if view_id is None or session is None:
+        raise RuntimeError("the live container has no id or no data-phx-session")
+    return html.unescape(csrf.group(1)), view_id.group(1), html.unescape(session.group(1))
+
+
+class View:
+    """One browser tab on the page: a cookie jar, a WebSocket joined to ``lv:<id>``, and the
+    reply it waits for (one push in flight at a time)."""
+
+    __slots__ = ("closed", "http", "join_bytes", "reader", "ref", "topic", "waiting", "want",
+                 "ws")
+
+    def __init__(self) -> None:
+        self.http: Any = None
+        self.ws: Any = None
+        self.topic = ""
+        self.ref = 1
+        self.want = ""
+        self.waiting: asyncio.Future[str] | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.closed = False
+        self.join_bytes = 0
+
+    async def open(self, connector: Any, base: str) -> None:
+        self.http = aiohttp.ClientSession(connector=connector, connector_owner=False,
+                                          cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with self.http.get(base + PATH) as r:
+            text = await r.text()
+            if r.status != 200:
+                raise RuntimeError(f"GET {PATH}: {r.status}")
+        csrf, view_id, session = page_info(text)
+        self.ws = await self.http.ws_connect(
+            base + "/live/websocket", params={"_csrf_token": csrf, "vsn": "2.0.0"},
+            compress=0, autoping=True)
+        self.topic = f"lv:{view_id}"
+        await self.ws.send_str(orjson.dumps(["1", "1", self.topic, "phx_join", {
+            "url": base + PATH, "params": {"_csrf_token": csrf, "_mounts": 0},
+            "session": session, "static": None}]).decode())
+        msg = await self.ws.receive(timeout=60)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise RuntimeError(f"join: {msg.type.name} {msg.data!r}")
+        reply = orjson.loads(msg.data)
+        if reply[3] != "phx_reply" or reply[4].get("status") != "ok":
+            raise RuntimeError(f"join refused: {msg.data[:200]}")
+        self.join_bytes = len(msg.data.encode())
+        self.reader = asyncio.get_running_loop().create_task(self.read())
+
+    async def read(self) -> None:
+        try:
+            async for msg in self.ws:  # pings are answered inside aiohttp's receive()
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    waiting = self.waiting
+                    if waiting is not None and not waiting.done() \
+                            and orjson.loads(msg.data)[1] == self.want:
+                        waiting.set_result(msg.data)
+        finally:
+            self.closed = True
+            if self.waiting is not None and not self.waiting.done():
+                self.waiting.set_exception(ConnectionError("the view's socket closed"))
+
+    async def push(self, event: str, payload: Any) -> str:
+        """Send one push on the view's topic and wait for its reply (the frame's text)."""
+        self.ref += 1
+        self.want = str(self.ref)
+        self.waiting = asyncio.get_running_loop().create_future()
+        await self.ws.send_str(orjson.dumps(["1", self.want, self.topic, event,
+                                             payload]).decode())
+        return await self.waiting
+
+    async def click(self, name: str) -> str:
+        return await self.push("event", {"type": "click", "event": name, "value": {}})
+
+    async def heartbeat(self, ref: str) -> None:
+        if not self.closed:
+            await self.ws.send_str(f'[null,"{ref}","phoenix","heartbeat",{{}}]')
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            await self.reader
+        if self.http is not None:
+            await self.http.close()
+
+
+class Worker:
+    """A load-generator process: the views it holds per server, its commands on a pipe."""
+
+    def __init__(self, pipe: Connection, source: str) -> None:
+        self.pipe = pipe
+        # force_close: the page's GET does not leave a keep-alive connection on the server.
+        self.connector = aiohttp.TCPConnector(limit=0, force_close=True,
+                                              local_addr=(source, 0))
+        self.views: dict[str, list[View]] = {}
+        self.done = asyncio.get_running_loop().create_future()
+        self.beats = 0
+
+    async def cmd_open(self, kind: str, base: str, count: int) -> tuple[Any, ...]:
+        gate = asyncio.Semaphore(OPENING)
+        opened: list[View] = []
+        errors: list[str] = []
+
+        async def one() -> None:
+            async with gate:
+                view = View()
+                try:
+                    await asyncio.wait_for(view.open(self.connector, base), 60)
+                    opened.append(view)
+                except Exception as e:  # counted and shown: a failed view is a figure
+                    errors.append(f"{type(e).__name__}: {e}"[:200])
+                    try:
+                        await view.close()
+                    except Exception:
+                        pass
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        took = time.perf_counter() - t0
+        self.views.setdefault(kind, []).extend(opened)
+        join_bytes = opened[0].join_bytes if opened else 0
+        return ("opened", len(opened), len(errors), errors[:3], join_bytes, took)
+
+    async def cmd_close(self, kind: str, keep: int) -> tuple[Any, ...]:
+        views = self.views.get(kind, [])
+        going, self.views[kind] = views[keep:], views[:keep]
+        await asyncio.gather(*(v.close() for v in going), return_exceptions=True)
+        return ("closed", len(going))
+
+    async def cmd_probe(self, kind: str) -> tuple[Any, ...]:
+        """One ``inc`` on a view that has had none (count 0 -> 1), then a ``dec`` back."""
+        view = self.views[kind][0]
+        frame = await view.click("inc")
+        await view.click("dec")
+        return ("probed", frame)
+
+    async def cmd_click(self, kind: str, count: int, start: float, seconds: float
+                        ) -> tuple[Any, ...]:
+        """``count`` views each keep one click in flight from wall-clock ``start`` for
+        ``seconds``; replies received inside the window are counted."""
+        end = start + seconds
+        lat = array.array("q")
+        got = [0, 0]  # replies, their bytes
+        errors: list[str] = []
+
+        async def loop(view: View) -> None:
+            await asyncio.sleep(max(0.0, start - time.time()))
+            names = ("inc", "dec")
+            n = 0
+            try:
+                while time.time() < end:
+                    t0 = time.perf_counter_ns()
+                    frame = await view.click(names[n & 1])
+                    t1 = time.perf_counter_ns()
+                    n += 1
+                    if time.time() <= end:
+                        got[0] += 1
+                        got[1] += len(frame)
+                        lat.append(t1 - t0)
+                if n & 1:  # back to 0, so the next window's frames are the same size
+                    await view.click("dec")
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e}"[:200])
+
+        views = self.views[kind][:count]
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(loop(v) for v in views)),
+                                   max(0.0, end - time.time()) + 60)
+        except TimeoutError:
+            errors.append("clicks still unanswered 60 s after the window")
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        return ("clicked", got[0], got[1], lat.tobytes(), errors[:3], len(errors), cpu)
+
+    async def heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            self.beats += 1
+            for views in list(self.views.values()):
+                for v in list(views):
+                    try:
+                        await v.heartbeat(f"h{self.beats}")
+                    except Exception:
+                        pass
+
+    async def serve(self, cmd: tuple[Any, ...]) -> None:
+        name, *args = cmd
+        if name == "quit":
+            self.done.set_result(None)
+            return
+        reply = await getattr(self, f"cmd_{name}")(*args)
+        self.pipe.send(reply)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        beating = loop.create_task(self.heartbeats())
+        tasks: set[asyncio.Task[None]] = set()
+
+        def readable() -> None:
+            while self.pipe.poll():
+                try:
+                    cmd = self.pipe.recv()
+                except EOFError:
+                    cmd = ("quit",)
+                task = loop.create_task(self.serve(cmd))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                if cmd[0] == "quit":
+                    loop.remove_reader(self.pipe.fileno())
+                    return
+
+        loop.add_reader(self.pipe.fileno(), readable)
+        await self.done
+        beating.cancel()
+        os._exit(0)  # the views need no goodbye: their servers are stopped next
+
+
+def worker_main(pipe: Connection, source: str) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def main() -> None:
+        await Worker(pipe, source).run()
+
+    uvloop.run(main())
+
+
+class Load:
+    """The worker processes, driven from here one command each at a time."""
+
+    def __init__(self, n: int) -> None:
+        ctx = mp.get_context("fork")
+        self.pipes: list[Connection] = []
+        self.procs: list[Any] = []
+        self.pids: list[int] = []
+        for i in range(n):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=worker_main, args=(there, f"127.0.0.{2 + i}"),
+                               daemon=True)
+            proc.start()
+            self.pipes.append(here)
+            self.procs.append(proc)
+            self.pids.append(proc.pid)
+
+    def all(self, cmds: list[tuple[Any, ...]], timeout: float = 900) -> list[tuple[Any, ...]]:
+        for pipe, cmd in zip(self.pipes, cmds, strict=True):
+            pipe.send(cmd)
+        out = []
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError(f"a worker did not answer {cmds[0][0]!r} in {timeout} s")
+            out.append(pipe.recv())
+        return out
+
+    def stop(self) -> None:
+        for p in self.pipes:
+            try:
+                p.send(("quit",))
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+
+
+def split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+# -- the servers ---------------------------------------------------------------------------------
+
+
+class Server:
+    """One server process on a free port; ``base`` is its URL, ``pid`` the measured process."""
+
+    key = ""
+    proc: subprocess.Popen[Any]
+    pid: int
+    base: str
+
+    def __init__(self) -> None:
+        self.out: dict[str, Any] = {"label": KINDS[self.key], "views": 0, "failed": 0,
+                                    "errors": [], "open_s": 0.0}
+
+    def rss_kb(self) -> int:
+        return rss_kb(self.pid)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def settle(self) -> None:
+        """Wait (at most SETTLE_S) until the server burns no CPU."""
+        deadline = time.monotonic() + SETTLE_S
+        before = self.cpu()
+        time.sleep(0.5)
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            after = self.cpu()
+            if after - before < 0.01:
+                return
+            before = after
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class Hearth(Server):
+    """``hearth serve`` on a temporary config and database."""
+
+    key = "hearth"
+
+    def __init__(self, tmp: str) -> None:
+        super().__init__()
+        port = free_port()
+        config = os.path.join(tmp, "config.toml")
+        with open(config, "w") as f:
+            f.write(CONFIG.format(host=HOST, port=port, db=os.path.join(tmp, "hearth.db")))
+        self.log = open(os.path.join(tmp, "hearth.log"), "w+")  # noqa: SIM115
+        self.proc = subprocess.Popen([HEARTH, "serve", "--config", config], stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=tmp)
+        self.pid = self.proc.pid
+        self.base = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise SystemExit(f"live: hearth exited ({self.proc.returncode}):\n"
+                                 f"{self.log.read()}")
+            try:
+                with urllib.request.urlopen(self.base + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("live: hearth did not answer /health in 60 s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Pyview(Server):
+    """``bench/peers/pyview_counter.py`` in the peers' virtualenv; stops when its stdin
+    closes."""
+
+    key = "pyview"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proc = subprocess.Popen(
+            [PEERS_PYTHON, os.path.join(PEERS, "pyview_counter.py"), HOST, str(free_port())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("live: pyview did not start")
+        info = json.loads(line)
+        self.pid = info["pid"]
+        self.base = f"http://{HOST}:{info['port']}"
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def ensure_pyview() -> None:
+    """pyview into bench/.venv-peers from bench/peers/requirements-live.txt, when missing or
+    when that file changed since."""
+    ensure_peers_venv()
+    with open(LIVE_REQUIREMENTS, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(PEERS_VENV, ".installed-live")
+    try:
+        with open(stamp) as f:
+            if f.read().strip() == digest:
+                return
+    except FileNotFoundError:
+        pass
+    print("installing pyview into bench/.venv-peers...", flush=True)
+    subprocess.run([PEERS_PYTHON, "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", "-r", LIVE_REQUIREMENTS], check=True)
+    with open(stamp, "w") as f:
+        f.write(digest + "\n")
+
+
+# -- workloads -----------------------------------------------------------------------------------
+
+
+def open_views(load: Load, s: Server, n: int) -> None:
+    shares = split(n, len(load.pipes))
+    t0 = time.perf_counter()
+    got = load.all([("open", s.key, s.base, c) for c in shares])
+    s.out["open_s"] += time.perf_counter() - t0
+    s.out["views"] += sum(g[1] for g in got)
+    s.out["failed"] += sum(g[2] for g in got)
+    s.out["errors"] = (s.out["errors"] + [e for g in got for e in g[3]])[:3]
+    s.out.setdefault("join_bytes", next((g[4] for g in got if g[4]), 0))
+
+
+def warm_up(load: Load, s: Server) -> None:
+    open_views(load, s, WARM_VIEWS)
+    load.all([("close", s.key, 0)] * len(load.pipes))
+    s.out.update(views=0, failed=0, errors=[], open_s=0.0)
+    s.settle()
+    s.out["rss_before_kb"] = s.rss_kb()
+
+
+def hold(load: Load, s: Server, n: int) -> None:
+    """Open views on ``s`` until it holds ``n``; its RSS per view then."""
+    open_views(load, s, n - s.out["views"])
+    s.settle()
+    after = s.rss_kb()
+    o = s.out
+    held = o["views"]
+    per_view = (after - o["rss_before_kb"]) / max(1, held)
+    o.setdefault("held", {})[str(n)] = {"views": held, "rss_kb": after, "kb_per_view": per_view}
+    failed = f", {o['failed']} failed: {'; '.join(o['errors'])}" if o["failed"] else ""
+    print(f"  {s.key}: {held:,} views joined ({held / o['open_s']:,.0f}/s){failed}; RSS "
+          f"{o['rss_before_kb'] / 1024:.0f} -> {after / 1024:.0f} MB, {per_view:.2f} KB "
+          f"per view", flush=True)
+
+
+def diff_as_sent(frame: str) -> str:
+    """The diff inside a reply frame, exactly as the server wrote it."""
+    i = frame.index('"diff"') + len('"diff"')
+    i = frame.index(":", i) + 1
+    while frame[i] in " \t\r\n":
+        i += 1
+    _, end = json.JSONDecoder().raw_decode(frame, i)
+    return frame[i:end]
+
+
+def probe(load: Load, s: Server) -> None:
+    load.pipes[0].send(("probe", s.key))
+    frame: str = load.pipes[0].recv()[1]
+    payload = len(frame.encode())
+    header = 2 if payload <= 125 else 4 if payload <= 65535 else 10
+    diff = diff_as_sent(frame)
+    s.out["click"] = {"frame": frame, "frame_bytes": payload, "wire_bytes": payload + header,
+                      "diff": diff, "diff_bytes": len(diff.encode())}
+    print(f"  {s.key}: first click's reply {payload} bytes ({payload + header} on the wire), "
+          f"diff {diff} ({len(diff.encode())} bytes)", flush=True)
+
+
+def click_window(load: Load, s: Server, seconds: float) -> dict[str, Any]:
+    start = time.time() + 0.3
+    shares = split(CLICKERS, len(load.pipes))
+    for pipe, c in zip(load.pipes, shares, strict=True):
+        pipe.send(("click", s.key, c, start, seconds))
+    time.sleep(max(0.0, start - time.time()))
+    cpu0 = s.cpu()
+    time.sleep(seconds)
+    cpu1 = s.cpu()
+    got = [pipe.recv() for pipe in load.pipes]
+    replies = sum(g[1] for g in got)
+    lat: list[int] = []
+    for g in got:
+        a = array.array("q")
+        a.frombytes(g[3])
+        lat.extend(a)
+    lat.sort()
+    return {"replies": replies, "bytes": sum(g[2] for g in got), "seconds": seconds,
+            "per_s": replies / seconds, "server_cpu_s": cpu1 - cpu0,
+            "load_cpu_s": sum(g[6] for g in got),
+            "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+            "errors": [e for g in got for e in g[4]][:3], "failed": sum(g[5] for g in got)}
+
+
+def pct(sorted_ns: list[int], p: float) -> float:
+    if not sorted_ns:
+        return math.nan
+    i = min(len(sorted_ns) - 1, max(0, math.ceil(p / 100 * len(sorted_ns)) - 1))
+    return sorted_ns[i] / 1e6
+
+
+def clicks(load: Load, servers: list[Server], windows: int, seconds: float,
+           warm_s: float) -> None:
+    for s in servers:
+        click_window(load, s, warm_s)
+    for s in servers:
+        s.out["windows"] = []
+    for _ in range(windows):
+        for s in servers:
+            w = click_window(load, s, seconds)
+            s.out["windows"].append(w)
+            bad = f"; {w['failed']} views failed: {'; '.join(w['errors'])}" if w["failed"] \
+                else ""
+            print(f"  {s.key}: {w['per_s']:,.0f} clicks/s (p50 {w['p50_ms']:.1f} ms, p99 "
+                  f"{w['p99_ms']:.1f} ms; server CPU {w['server_cpu_s'] / seconds:.0%}, "
+                  f"load generator {w['load_cpu_s'] / seconds:.0%}){bad}", flush=True)
+    for s in servers:
+        ws = s.out["windows"]
+        replies = sum(w["replies"] for w in ws)
+        total_s = sum(w["seconds"] for w in ws)
+        s.out["clicks"] = {
+            "per_s": replies / total_s, "best_per_s": max(w["per_s"] for w in ws),
+            "server_cpu_us": sum(w["server_cpu_s"] for w in ws) / max(1, replies) * 1e6,
+            "load_cpu_cores": sum(w["load_cpu_s"] for w in ws) / total_s,
+            "server_cpu_cores": sum(w["server_cpu_s"] for w in ws) / total_s,
+            "mean_frame_bytes": sum(w["bytes"] for w in ws) / max(1, replies),
+            "p50_ms": statistics.median(w["p50_ms"] for w in ws),
+            "p99_ms": max(w["p99_ms"] for w in ws),
+            "failed": sum(w["failed"] for w in ws),
+        }
+
+
+# -- stream inserts, in this process -------------------------------------------------------------
+
+
+def stream_inserts(sizes: list[int], inserts: int, rounds: int) -> dict[str, Any]:
+    """Render+diff CPU time of one stream insert on a PostsLive page holding each size of
+    items, the sizes taking turns round by round; µs per insert, median round."""
+    def item(i: int) -> dict[str, Any]:
+        return {"id": i, "title": f"Benchmark post number {i}", "author": "Ada Lovelace",
+                "created_at": 1_764_000_000 + i, "likes": i % 17}
+
+    pages = {}
+    for n in sizes:
+        view = PostsLive()
+        socket = LiveSocket(f"phx-bench-{n}", True)
+        assign(socket, current_user=None, page_title="Posts")
+        stream(socket, "posts", [item(i) for i in range(n)])
+        t0 = time.process_time_ns()
+        diff, prints = render(view.render(socket.assigns), None, None)
+        first_ms = (time.process_time_ns() - t0) / 1e6
+        first_bytes = len(orjson.dumps(diff))
+        socket.assigns["streams"].prune()
+        socket.changed.clear()
+        pages[n] = {"view": view, "socket": socket, "prints": prints, "next": n,
+                    "first_ms": first_ms, "first_bytes": first_bytes, "rounds": [],
+                    "diff_bytes": 0}
+
+    def one_round(page: dict[str, Any]) -> float:
+        view, socket = page["view"], page["socket"]
+        prints = page["prints"]
+        spent = 0
+        for _ in range(inserts):
+            stream_insert(socket, "posts", item(page["next"]), at=0)
+            page["next"] += 1
+            t0 = time.process_time_ns()
+            diff, prints = render(view.render(socket.assigns), prints,
+                                  frozenset(socket.changed))
+            socket.assigns["streams"].prune()
+            socket.changed.clear()
+            spent += time.process_time_ns() - t0
+        page["prints"] = prints
+        page["diff_bytes"] = len(orjson.dumps(diff))
+        return spent / inserts / 1e3
+
+    gc.collect()
+    for r in range(rounds + 1):  # the first round warms up, dropped
+        for n in sizes if r % 2 == 0 else reversed(sizes):
+            us = one_round(pages[n])
+            if r:
+                pages[n]["rounds"].append(us)
+    out = {}
+    for n in sizes:
+        p = pages[n]
+        out[str(n)] = {"us_per_insert": statistics.median(p["rounds"]),
+                       "best_us": min(p["rounds"]), "rounds_us": p["rounds"],
+                       "diff_bytes": p["diff_bytes"], "first_render_ms": p["first_ms"],
+                       "first_render_bytes": p["first_bytes"]}
+        print(f"  stream insert, {n:,} items on the page: {out[str(n)]['us_per_insert']:.1f} "
+              f"µs per insert (median of {rounds} rounds of {inserts}), diff "
+              f"{p['diff_bytes']} bytes; the first render of the {n:,} took "
+              f"{p['first_ms']:.1f} ms", flush=True)
+    return out
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def x(v: float) -> str:
+    return f"{v:.2f}{TIMES}"
+
+
+def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
+    h = res["servers"]["hearth"]
+    p = res["servers"]["pyview"]
+    rows = []
+    for n, held in h["held"].items():
+        kb = held["kb_per_view"]
+        rows.append({"goal": f"at most {GOAL_KB:g} KB per connected view ({int(n):,} views)",
+                     "figure": f"{kb:.2f} KB", "met": kb <= GOAL_KB})
+    d = h["click"]["diff_bytes"]
+    rows.append({"goal": f"the counter's diff no larger than Phoenix's `{PHOENIX_DIFF}` "
+                         f"({len(PHOENIX_DIFF)} bytes)",
+                 "figure": f"`{h['click']['diff']}`, {d} bytes", "met": d <= len(PHOENIX_DIFF)})
+    ratio = h["clicks"]["per_s"] / p["clicks"]["per_s"]
+    cpu = p["clicks"]["server_cpu_us"] / h["clicks"]["server_cpu_us"]
+    rows.append({"goal": f"at least {GOAL_CLICKS:g}{TIMES} pyview's click round trips per "
+                         f"second",
+                 "figure": f"{x(ratio)} ({h['clicks']['per_s']:,.0f} vs "
+                           f"{p['clicks']['per_s']:,.0f}/s; server CPU per click "
+                           f"{h['clicks']['server_cpu_us']:.0f} vs "
+                           f"{p['clicks']['server_cpu_us']:.0f} µs, {x(cpu)} less)",
+                 "met": ratio >= GOAL_CLICKS})
+    st = res["stream"]
+    lo, hi = st[str(min(map(int, st)))], st[str(max(map(int, st)))]
+    r = hi["us_per_insert"] / lo["us_per_insert"]
+    rows.append({"goal": f"a stream insert costs the same with {min(map(int, st)):,} items as "
+                         f"with {max(map(int, st)):,} on the page (within {GOAL_STREAM:g}"
+                         f"{TIMES})",
+                 "figure": f"{lo['us_per_insert']:.1f} vs {hi['us_per_insert']:.1f} µs "
+                           f"({x(r)})", "met": r <= GOAL_STREAM})
+    return rows
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    sv = res["servers"]
+    h, p = sv["hearth"], sv["pyview"]
+    out = [f"### {m['date']} ({m['cpus']} CPUs, load average {m['load_before']:.2f} before, "
+           f"{m['load_after']:.2f} after; Python {m['python']}; {m['versions']}; at "
+           f"{m['commit']}; {res['took_s']:.0f} s{'; --quick' if res['quick'] else ''})", ""]
+    out.append(f"{res['workers']} load-generator processes (aiohttp {m['aiohttp']}); "
+               f"{CLICKERS:,} views clicking, {res['windows']} "
+               f"{'window' if res['windows'] == 1 else 'windows'} of {res['window_s']:g} s per "
+               f"server, the servers taking turns. \"Hearth ÷ "
+               f"pyview\" above 1 means Hearth's figure is the larger.")
+    out += ["", "| figure | Hearth | pyview | Hearth ÷ pyview |", "|---|---:|---:|---:|"]
+
+    def row(name: str, a: float, b: float, fmt: str, ratio: bool = True) -> None:
+        out.append(f"| {name} | {fmt.format(a)} | {fmt.format(b)} | "
+                   f"{x(a / b) if ratio and b else ''} |")
+
+    for n in h["held"]:
+        hh, ph = h["held"][n], p["held"][n]
+        out.append(f"| views joined at {int(n):,} (failed) | {hh['views']:,} ({h['failed']}) | "
+                   f"{ph['views']:,} ({p['failed']}) | |")
+        row(f"RSS per connected view at {int(n):,} (KB)", hh["kb_per_view"],
+            ph["kb_per_view"], "{:.2f}")
+        row(f"server RSS with {int(n):,} views (MB)", hh["rss_kb"] / 1024,
+            ph["rss_kb"] / 1024, "{:.0f}")
+    row("views opened per second (GET + WebSocket + join)", h["views"] / h["open_s"],
+        p["views"] / p["open_s"], "{:,.0f}")
+    row("join reply, the first render (bytes)", h["join_bytes"], p["join_bytes"], "{:,.0f}")
+    hc, pc = h["click"], p["click"]
+    row("click reply frame, payload (bytes)", hc["frame_bytes"], pc["frame_bytes"], "{:,.0f}")
+    row("… on the wire, with the WebSocket header (bytes)", hc["wire_bytes"],
+        pc["wire_bytes"], "{:,.0f}")
+    out.append(f"| … the diff inside it, as sent (bytes) | `{hc['diff']}` {hc['diff_bytes']} | "
+               f"`{pc['diff']}` {pc['diff_bytes']} | {x(hc['diff_bytes'] / pc['diff_bytes'])} |")
+    hk, pk = h["clicks"], p["clicks"]
+    row("click round trips per second, all windows", hk["per_s"], pk["per_s"], "{:,.0f}")
+    out.append("| … each window, in the order run | "
+               + " | ".join(" / ".join(f"{w['per_s']:,.0f}" for w in v["windows"])
+                            for v in (h, p)) + " | |")
+    row("… best window", hk["best_per_s"], pk["best_per_s"], "{:,.0f}")
+    row("click round trip p50, median window (ms)", hk["p50_ms"], pk["p50_ms"], "{:.1f}")
+    row("click round trip p99, worst window (ms)", hk["p99_ms"], pk["p99_ms"], "{:.1f}")
+    row("server CPU per click (µs)", hk["server_cpu_us"], pk["server_cpu_us"], "{:.1f}")
+    row("server CPU while clicking (cores)", hk["server_cpu_cores"], pk["server_cpu_cores"],
+        "{:.2f}", ratio=False)
+    row("load generator CPU while clicking (cores)", hk["load_cpu_cores"],
+        pk["load_cpu_cores"], "{:.2f}", ratio=False)
+    row("clicking views that failed", hk["failed"], pk["failed"], "{:.0f}", ratio=False)
+
+    st = res["stream"]
+    out += ["", "**Stream inserts** (Hearth, in-process: `live.diff.render` of `PostsLive`'s "
+                "template, one `stream_insert(at=0)` then one render+diff, CPU time; "
+                f"{res['stream_rounds']} rounds of {res['stream_inserts']:,} inserts per size, "
+                "the sizes taking turns):", "",
+            "| items on the page | µs per insert, median round | best round | diff per insert "
+            "(bytes) | first render of the items (ms) | … its diff (bytes) |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    for n, v in st.items():
+        out.append(f"| {int(n):,} | {v['us_per_insert']:.1f} | {v['best_us']:.1f} | "
+                   f"{v['diff_bytes']} | {v['first_render_ms']:.1f} | "
+                   f"{v['first_render_bytes']:,} |")
+
+    out += ["", "**Goals**:", "", "| goal | figure | result |", "|---|---|---|"]
+    for g in goals(res):
+        out.append(f"| {g['goal']} | {g['figure']} | {'met' if g['met'] else 'missed'} |")
+    out += ["", f"Plot: `{res['plot']}`.", "", "Summary line:", "",
+            f"`{summary_line(res)}`", ""]
+    return "\n".join(out)
+
+
+def summary_line(res: dict[str, Any]) -> str:
+    sv = res["servers"]
+    h, p = sv["hearth"], sv["pyview"]
+    parts = ["live:"]
+    for n in h["held"]:
+        parts += [f"hearth_kb_per_view_{n}={h['held'][n]['kb_per_view']:.2f}",
+                  f"pyview_kb_per_view_{n}={p['held'][n]['kb_per_view']:.2f}"]
+    parts += [f"hearth_click_frame_bytes={h['click']['frame_bytes']}",
+              f"pyview_click_frame_bytes={p['click']['frame_bytes']}",
+              f"hearth_diff_bytes={h['click']['diff_bytes']}",
+              f"pyview_diff_bytes={p['click']['diff_bytes']}",
+              f"phoenix_diff_bytes={len(PHOENIX_DIFF)}",
+              f"hearth_clicks_per_s={h['clicks']['per_s']:.0f}",
+              f"pyview_clicks_per_s={p['clicks']['per_s']:.0f}",
+              f"clicks_vs_pyview={h['clicks']['per_s'] / p['clicks']['per_s']:.2f}x",
+              f"hearth_cpu_us_per_click={h['clicks']['server_cpu_us']:.1f}",
+              f"pyview_cpu_us_per_click={p['clicks']['server_cpu_us']:.1f}"]
+    parts += [f"stream_insert_us_{n}={v['us_per_insert']:.1f}" for n, v in res["stream"].items()]
+    met = goals(res)
+    parts.append(f"goals_met={sum(g['met'] for g in met)}/{len(met)}")
+    return " ".join(parts)
+
+
+def write_section(path: str, generated: str) -> None:
+    """Put ``generated`` between the markers of the "Live pages" section of ``path``, adding
+    the section (heading and markers) at the end of the file if it is not there yet. Nothing
+    else in the file changes."""
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        if SECTION not in text:
+            text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{BEGIN}\n{END}\n"
+        else:  # the heading is there without markers: they go at the end of the section
+            i = text.index(SECTION) + len(SECTION)
+            j = text.find("\n## ", i)
+            j = len(text) if j < 0 else j + 1
+            text = text[:j].rstrip("\n") + f"\n\n{BEGIN}\n{END}\n" + ("\n" + text[j:]
+                                                                        if text[j:] else "")
+    i = text.index(BEGIN) + len(BEGIN)
+    j = text.index(END)
+    text = text[:i] + "\n\n" + generated + "\n" + text[j:]
+    tmp = path + ".live.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def versions() -> tuple[str, str]:
+    out = subprocess.run([PEERS_PYTHON, "-m", "pip", "list", "--format=json",
+                          "--disable-pip-version-check"], capture_output=True, text=True)
+    have = {p["name"].lower(): p["version"] for p in json.loads(out.stdout or "[]")}
+    names = ("pyview-web", "starlette", "uvicorn", "websockets", "uvloop")
+    return ", ".join(f"{n} {have[n]}" for n in names if n in have), aiohttp.__version__
+
+
+def commit() -> str:
+    """HEAD, and whether the code measured differs from it (others work in this tree)."""
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                            "live", "channels", "otp", "web", "contexts", "hearth", "store"],
+                           capture_output=True, text=True, cwd=ROOT)
+    changed = " with uncommitted changes" if dirty.stdout.strip() else ""
+    return (out.stdout.strip() or "?") + changed
+
+
+def main() -> None:
+    # A SIGTERM stops the run through its ``finally`` blocks: servers and workers go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 views, short windows; report and plot go to a temporary "
+                             "folder")
+    parser.add_argument("--workers", type=int, default=4, help="load-generator processes")
+    parser.add_argument("--windows", type=int, help="click windows per server (default 4, "
+                                                    "--quick 1)")
+    parser.add_argument("--window-s", type=float, help="seconds per click window (default 2.5, "
+                                                       "--quick 2)")
+    parser.add_argument("--out", help="folder for the report and plot (default: BENCHMARKS.md "
+                                      "and bench/plots/; --quick: a temporary folder)")
+    args = parser.parse_args()
+
+    ensure_pyview()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sizes = [1_000] if args.quick else [1_000, 10_000]
+    windows, window_s, warm_s = (1, 2.0, 0.5) if args.quick else (4, 2.5, 1.0)
+    windows = args.windows or windows
+    window_s = args.window_s or window_s
+    stream_rounds, stream_n = (3, 500) if args.quick else (7, 2_000)
+    load_before = os.getloadavg()[0]
+    print(f"live pages: {os.cpu_count()} CPUs, load average {load_before:.2f}, "
+          f"RLIMIT_NOFILE hard limit {hard}, {args.workers} load-generator processes",
+          flush=True)
+    t0 = time.perf_counter()
+    print("stream inserts (Hearth, in-process):", flush=True)
+    stream = stream_inserts([10, 10_000], stream_n, stream_rounds)
+
+    tmp = tempfile.mkdtemp(prefix="hearth-live-bench-")
+    load = Load(args.workers)
+    servers: list[Server] = []
+    try:
+        servers.append(Hearth(tmp))
+        servers.append(Pyview())
+        print(f"servers: hearth {servers[0].base}, pyview {servers[1].base}", flush=True)
+        for s in servers:
+            warm_up(load, s)
+        print(f"{sizes[0]:,} views each:", flush=True)
+        for s in servers:
+            hold(load, s, sizes[0])
+        print("bytes per click:", flush=True)
+        for s in servers:
+            probe(load, s)
+        print(f"clicks, {CLICKERS:,} views each with one in flight:", flush=True)
+        clicks(load, servers, windows, window_s, warm_s)
+        for n in sizes[1:]:
+            print(f"{n:,} views each:", flush=True)
+            for s in servers:
+                hold(load, s, n)
+    finally:
+        load.stop()
+        for s in servers:
+            s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    took = time.perf_counter() - t0
+
+    peer_versions, aiohttp_version = versions()
+    res: dict[str, Any] = {
+        "machine": {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "cpus": os.cpu_count(), "load_before": load_before,
+                    "load_after": os.getloadavg()[0], "python": platform.python_version(),
+                    "versions": peer_versions, "aiohttp": aiohttp_version, "commit": commit()},
+        "quick": args.quick, "workers": args.workers, "sizes": sizes, "windows": windows,
+        "window_s": window_s, "stream_rounds": stream_rounds, "stream_inserts": stream_n,
+        "took_s": took, "stream": stream, "servers": {s.key: s.out for s in servers},
+    }
+    out_dir = args.out or (tempfile.mkdtemp(prefix="hearth-live-") if args.quick else None)
+    plots = os.path.join(out_dir, "plots") if out_dir else PLOTS
+    report = os.path.join(out_dir, "BENCHMARKS.md") if out_dir else BENCHMARKS_MD
+    os.makedirs(plots, exist_ok=True)
+    plot = os.path.join(plots, "live.png")
+    res["plot"] = os.path.relpath(plot, ROOT) if not out_dir else plot
+    fd, data = tempfile.mkstemp(prefix="hearth-live-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(res, f, indent=1)
+    subprocess.run([PEERS_PYTHON, os.path.join(PEERS, "live_plots.py"), data, plot], check=True)
+    if out_dir and not os.path.exists(report):
+        with open(report, "w") as f:
+            f.write("# Benchmarks\n")
+    write_section(report, markdown(res))
+    print(f"report: {report}; plot: {plot}; figures: {data}", flush=True)
+    print(markdown(res))
+    print(summary_line(res))
+
+
+if __name__ == "__main__":
+    main()
