@@ -41,6 +41,14 @@ DEMO_USERS = (
 
 DEMO_ROOMS = (("lobby", "Lobby"), ("python", "Python"), ("otp", "OTP and actors"))
 
+# The cart page's catalog: name, price in cents.
+DEMO_PRODUCTS = (
+    ("Cast-iron kettle", 3450),
+    ("Oak log basket", 2200),
+    ("Wool hearth rug", 5900),
+    ("Fire steel", 1250),
+)
+
 # Author (an index into DEMO_USERS), title, body.
 DEMO_POSTS = (
     (0, "Welcome to Hearth", "This node runs on demo data. Sign in with an account printed at "
@@ -90,13 +98,17 @@ async def seed_demo(
             " VALUES (?, ?, ?, ?, ?)",
             [(ids[author], title, body, now, now) for author, title, body in DEMO_POSTS],
         )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO products (name, price_cents, created_at) VALUES (?, ?, ?)",
+            [(name, price, now) for name, price in DEMO_PRODUCTS],
+        )
         return True
 
     if not await Repo.transaction(insert, repo=repo):
         return []
     log.info(
-        "demo data seeded: %d users, %d rooms, %d posts",
-        len(DEMO_USERS), len(DEMO_ROOMS), len(DEMO_POSTS),
+        "demo data seeded: %d users, %d rooms, %d posts, %d products",
+        len(DEMO_USERS), len(DEMO_ROOMS), len(DEMO_POSTS), len(DEMO_PRODUCTS),
     )
     return [
         DemoAccount(email, role, password)

@@ -582,6 +582,7 @@ class LiveChannel(Channel):
             info["behaviour"] = f"live:{live.match.route.view.__qualname__}"
             info["live_view"] = _view_name(live.match.route.view)
             info["path"] = live.match.path
+            info["live_components"] = len(live.components.by_cid)
         return info
 
 

@@ -150,4 +150,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             WHERE client_id IS NOT NULL;
         """,
     ),
+    (
+        7,
+        "a catalog of products, for the cart page",
+        """
+        CREATE TABLE products (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
+            created_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from contexts import api_keys, chat, posts
+from contexts import api_keys, catalog, chat, posts
 from contexts.accounts import User
 from contexts.api_keys import ApiKey
 
@@ -283,6 +283,15 @@ class ApiKeyFactory(Factory, model="api_key"):
     async def create(cls, fields: dict[str, Any]) -> IssuedKey:
         key, secret = await api_keys.create_key(fields["owner"].id, fields["name"])
         return IssuedKey(key, secret)
+
+
+class ProductFactory(Factory, model="product"):
+    name = sequence(lambda n: f"Product {n}")
+    price_cents = sequence(lambda n: 100 * n + 99)
+
+    @classmethod
+    async def create(cls, fields: dict[str, Any]) -> catalog.Product:
+        return await catalog.create_product(fields["name"], fields["price_cents"])
 
 
 class LikeFactory(Factory, model="like"):

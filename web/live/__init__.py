@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from live.router import LiveRouter, LiveSession, live
 
+from .cart import CartLive
 from .counter import CounterLive
 from .hooks import assign_user, require_user
 from .posts import PostFormLive, PostLive, PostsLive
@@ -27,5 +28,6 @@ ROUTER = LiveRouter([
         live("/posts", PostsLive),
         live("/posts/{id}", PostLive),
         live("/stats", StatsLive),
+        live("/cart", CartLive),
     ], on_mount=[assign_user]),
 ])
