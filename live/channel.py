@@ -43,6 +43,7 @@ from otp import (
     Down,
     DynamicSupervisor,
     Exit,
+    From,
     NoReply,
     Ok,
     Reply,
@@ -52,6 +53,7 @@ from otp import (
     TaskReply,
     TaskSupervisor,
 )
+from otp.gen_server import reply as otp_reply
 from web import session as web_session
 
 from .components import Components, _checked, _SendUpdate, render_view
@@ -70,13 +72,15 @@ from .view import (
     clear_flash,
 )
 
-__all__ = ["FLASH_COOKIE", "LIVE_VERSION", "LiveChannel", "LiveContext", "LiveSocketHandler",
-           "new_view_id", "open_flash", "seal_flash", "seal_session"]
+__all__ = ["AWAIT_ASYNC", "FLASH_COOKIE", "LIVE_VERSION", "LiveChannel", "LiveContext",
+           "LiveSocketHandler", "new_view_id", "open_flash", "seal_flash", "seal_session"]
 
 LIVE_VERSION = "1.2.12"
 """The client version the reply names (package.json pins the same)."""
 
 SALT = "live view session"
+AWAIT_ASYNC = ("$live", "await_async")
+"""A call to a view's process, answered once its async work is done (see handle_call)."""
 MAX_EVENT_BYTES = 100_000
 """The longest event value (a form's encoding) a view takes; longer is refused, unread
 (``[live] max_event_bytes``)."""
@@ -198,7 +202,18 @@ class LiveChannel(Channel):
     tasks: dict[Any, tuple[AsyncWork, Task]]
     task_of: dict[tuple[str, Any], Any]
     cancelled: list[tuple[Any, Any]]
+    awaiting: list[From]
     _hooked: bool
+
+    def handle_call(self, request: Any, from_: From, socket: Socket) -> Any:
+        """``AWAIT_ASYNC``: answered once the view's async work is all done and its diffs
+        are pushed (what the LiveViewTest's ``render_async`` waits for)."""
+        if request == AWAIT_ASYNC:
+            if not self.tasks:
+                return Reply(True, socket)
+            self.awaiting.append(from_)
+            return NoReply(socket)
+        return super().handle_call(request, from_, socket)
 
     @classmethod
     async def start_link(cls, *args: Any, name: Any = None, **kwargs: Any) -> otp.Pid | None:
@@ -220,6 +235,7 @@ class LiveChannel(Channel):
 
     async def join(self, topic: str, payload: dict[str, Any], socket: Socket) -> Any:
         self.tasks, self.task_of, self.cancelled, self._hooked = {}, {}, [], False
+        self.awaiting = []
         ctx: LiveContext = socket.assigns["live_context"]
         view_id = topic.removeprefix("lv:")
         data = _open_session(ctx, payload.get("session"))
@@ -514,7 +530,12 @@ class LiveChannel(Channel):
                 outcome = ("exit", value)
             result = await _call(live.view.handle_async(item.name, outcome, live.socket))
             live.socket = _socket_of(result, "handle_async", live.view)
-        return await self._pushed(socket)
+        answer = await self._pushed(socket)
+        if not self.tasks:
+            waiting, self.awaiting = self.awaiting, []
+            for from_ in waiting:
+                otp_reply(from_, True)
+        return answer
 
     async def _pushed(self, socket: Socket) -> Any:
         """After a message the client did not ask for: push what changed, or navigate."""
