@@ -26,13 +26,13 @@ it, and :meth:`View.wait_for` waits for a pushed change (``handle_info``) withou
 Interacting, as Phoenix's LiveViewTest (each ``render_*`` returns the view's HTML once the
 reply is applied):
 
-- ``view.element(css, text=None)`` -> :class:`Element`: ``render_click(value=None)`` (the
-  element's ``phx-click``: an event name, or JS commands whose ``push``/``patch``/``navigate``
-  run, the others being the browser's alone and not applied here; a link without one is
-  followed), ``render_keyup(value)``/``render_keydown(value)``
-  (``phx-key`` filters on ``value["key"]``, as the client does), ``render_hook(event,
-  value)``, ``has_element()``, ``render()`` (the element's HTML), ``text``. Events carry the
-  element's ``phx-value-*`` and ``value``, as the client sends them.
+- ``view.element(css, text=None)`` -> :class:`Element` (``text``: a substring or a pattern
+  of its text): ``render_click(value=None)`` (the element's ``phx-click``: an event name,
+  or JS commands whose ``push``/``patch``/``navigate`` run, the others being the browser's
+  alone and not applied here; a link without one is followed), ``render_keyup(value)`` and
+  ``render_keydown(value)`` (``phx-key`` filters on ``value["key"]``, as the client does),
+  ``render_hook(event, value)``, ``has_element()``, ``render()`` (the element's HTML),
+  ``text``. Events carry the element's ``phx-value-*`` and ``value``, as the client's do.
 - ``view.form(css, data=None)`` -> :class:`Form`: ``render_change(data=None, target=None)``
   and ``render_submit(data=None)``; the form's fields as the DOM has them, overridden by
   ``data`` (nested dicts: ``{"post": {"title": "Hi"}}``), URL-encoded with Plug's nested
@@ -40,8 +40,11 @@ reply is applied):
   ``_unused_`` markers for the fields not filled in yet (all count as used once submitted).
 - ``view.has_element(css, text=None)``, ``view.render()``, ``view.document`` (the DOM, to
   ``select`` many elements), ``await view.wait_for(lambda html: ..., timeout=5)``,
-  :func:`render_patch`, :func:`page_title`; :meth:`View.push` sends a raw
-  push and returns the :class:`~channels.client.Reply`, for tests of the protocol itself.
+  :func:`render_patch`, :func:`page_title`.
+- For tests of the protocol itself: :meth:`View.push` (a raw push on the view's topic; the
+  :class:`~channels.client.Reply`), :meth:`LiveClient.push` (a raw frame on any topic),
+  :func:`get_page` and :meth:`LiveClient.join` (a page's join, its :class:`Page` changed
+  first with ``dataclasses.replace``).
 
 Assertions: :func:`assert_patch` (a ``push_patch`` the view made; returns the path),
 :func:`assert_redirect` (returns the flash), :func:`assert_push_event`,
@@ -70,8 +73,9 @@ on the view with the :class:`~live.testing.rendered.RenderError`.
 
 Lifetime: each :func:`live` opens a socket of its own (one page, one socket); pass
 ``client=view.client`` to join another view over the same one. Sockets do not reconnect, so
-they end when their conn closes (the ``conn`` fixture's end) or with ``await
-view.client.close()``; a :class:`LiveClient` is also an ``async with`` block.
+they end when their conn closes (the ``conn`` fixture's end), with ``await view.close()``
+(which leaves the view, and closes the socket :func:`live` opened with its last view) or
+``await view.client.close()``; a :class:`LiveClient` is also an ``async with`` block.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ from channels.client import JoinError, Push, Reply, Socket
 from channels.serializer import Message
 from live.flash import FLASH_COOKIE, open_flash
 
-from .rendered import Document, PushedEvent, Rendered, element_text
+from .rendered import DiffExtras, Document, PushedEvent, Rendered, element_text
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -128,7 +132,7 @@ TextFilter = str | re.Pattern[str] | None
 DEFAULT_TIMEOUT = 5.0
 """Seconds a push waits for its reply, and an assertion or wait for what it expects."""
 REJOIN_AFTER = (0.01, 0.05, 0.1, 0.5)
-"""The rejoin schedule after a crash: the browser's is 1 s, 2 s, 5 s; a test needs no pause."""
+"""The rejoin schedule after a crash, in seconds (the browser waits 1 s, then 2 s, 5 s, ...)."""
 LIVE_PATH = "/live"
 
 
@@ -294,6 +298,7 @@ class LiveClient:
                              http=conn.http, timeout=timeout, reconnect_after=(),
                              rejoin_after=REJOIN_AFTER, inbox_size=0)
         self.socket.on_message(self._dispatch)
+        self.socket.on_close(self._connection_closed)
         self.owned = False
         """Made by :func:`live` for its view: closed with the last view closed on it."""
         self._views: dict[str, View] = {}
@@ -319,10 +324,6 @@ class LiveClient:
             view._closed("the socket was closed")
         self._views.clear()
         await self.socket.disconnect()
-
-    async def live(self, path: str) -> tuple[View, str]:
-        """GET ``path`` with the conn and join its view over this socket."""
-        return await self.join(await get_page(self.conn, path))
 
     async def join(self, page: Page) -> tuple[View, str]:
         """Join the view of ``page``; its HTML once mounted. :class:`LiveRedirect` if the
@@ -373,6 +374,10 @@ class LiveClient:
             if reason in ("unauthorized", "stale"):
                 return None
             raise
+
+    def _connection_closed(self, code: int) -> None:
+        for view in self._views.values():
+            view._closed(f"the connection closed (code {code})")
 
     def _dispatch(self, msg: Message) -> None:
         if msg.event == "phx_reply" and msg.ref in self._raw:
@@ -645,7 +650,7 @@ class View:
             raise AssertionError(f"a diff for {self.id} before it joined: {diff!r}")
         self._extras(self._doc.update(self._rendered, diff).extras)
 
-    def _extras(self, extras: Any) -> None:
+    def _extras(self, extras: DiffExtras) -> None:
         self._events.extend(extras.events)
         if extras.title is not None:
             title, page = extras.title, self.page
@@ -668,7 +673,7 @@ class View:
                         kind, token, self)
 
     def _closed(self, why: str) -> None:
-        if self.state != "closed":
+        if self.state not in ("closed", "refused"):  # a refusal stays what it was
             self.state = "closed"
             self._why_closed = why
         self._fail_pending(self._unusable())

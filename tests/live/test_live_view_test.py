@@ -66,6 +66,8 @@ from web import endpoint
 MOUNTS = itertools.count(1)
 """Numbers the connected mounts, so a test sees a fresh one."""
 ITEMS_TOPIC = "lvt:items"
+CLOSED_SHOPS: set[str] = set()
+"""Where ``/lvt/nav?from=<shop>`` now redirects its (re)mounts to."""
 
 FLASHES = """
   <p :for={kind, text in sorted(@flash.items())} id={f"flash-{kind}"} class="flash"
@@ -147,7 +149,11 @@ class NavLive(LiveView):
 
     def mount(self, params: dict[str, Any], session: dict[str, Any],
               socket: LiveSocket) -> Any:
-        return Ok(assign(socket, origin=params.get("from", "nowhere"), page_title="Nav"))
+        origin = params.get("from", "nowhere")
+        if origin in CLOSED_SHOPS:
+            put_flash(socket, "error", f"{origin} is closed.")
+            return Ok(redirect(socket, "/lvt/counter"))
+        return Ok(assign(socket, origin=origin, page_title="Nav"))
 
 
 class ElsewhereLive(LiveView):
@@ -618,6 +624,24 @@ async def test_the_pages_flash_is_shown_by_the_first_connected_mount_only(conn: 
     html = await view.wait_for(lambda html: view.joins == 2)
 
     assert "Not here." not in html  # a rejoin is a mount with _mounts 1
+
+
+async def test_a_rejoin_refused_with_a_redirect_ends_the_view(conn: Conn) -> None:
+    view, _ = await live(conn, "/lvt/nav?from=shop")
+    CLOSED_SHOPS.add("shop")
+    try:
+        with pytest.raises(ViewCrashed):
+            await view.render_hook("no-such-event", {})
+
+        assert await assert_redirect(view, "/lvt/counter") == {"error": "shop is closed."}
+    finally:
+        CLOSED_SHOPS.discard("shop")
+    assert view.state == "refused" and view.joins == 1
+    with pytest.raises(LiveRedirect):
+        await view.render_hook("anything", {})
+    assert view.redirect is not None
+    _counter, html = await follow_redirect(view.redirect, conn)
+    assert "shop is closed." in html
 
 
 # -- forms --------------------------------------------------------------------------------------
