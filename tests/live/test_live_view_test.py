@@ -709,6 +709,9 @@ async def test_a_tampered_session_token_is_refused_as_stale(conn: Conn) -> None:
         with pytest.raises(JoinError) as refused:
             await client.join(dataclasses.replace(page, session=tampered(page.session)))
         assert refused.value.response == {"reason": "stale"}
+        with pytest.raises(JoinError) as elsewhere:  # a good token, for another container
+            await client.join(dataclasses.replace(page, view_id="phx-another"))
+        assert elsewhere.value.response == {"reason": "stale"}
         _view, html = await client.join(page)  # the socket is fine
 
     assert "Count: 0" in html
@@ -815,6 +818,18 @@ async def test_a_diff_the_client_cannot_patch_fails_the_call_and_every_read_afte
 
     with pytest.raises(RenderError, match="append"):
         view.render()
+
+
+async def test_joining_a_topic_again_closes_the_first_instance(conn: Conn) -> None:
+    page = await get_page(conn, "/lvt/counter")
+    async with LiveClient(conn, page.csrf_token) as client:
+        first, _ = await client.join(page)
+        await first.element("#inc").render_click()
+
+        second, html = await client.join(page)
+
+        assert first.state == "closed" and "Count: 0" in html
+        assert "Count: 1" in await second.element("#inc").render_click()
 
 
 # -- lifetime -----------------------------------------------------------------------------------
