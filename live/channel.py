@@ -291,6 +291,7 @@ class LiveChannel(Channel):
             patched = ctx.router.match(nav.to)
             if patched is not None and patched.route.view is match.route.view:
                 lsocket.uri = nav.to
+                assign(lsocket, live_action=patched.route.action)
                 lsocket = _socket_of(await _call(view.handle_params(
                     patched.params, nav.to, lsocket)), "handle_params", view)
                 self.live.socket = lsocket
@@ -376,8 +377,7 @@ class LiveChannel(Channel):
             return Reply(("ok", {"link_redirect": True}), socket)
         live.match = match
         live.socket.uri = url
-        live.socket.assigns["live_action"] = match.route.action
-        live.socket.changed.add("live_action")
+        assign(live.socket, live_action=match.route.action)
         result = await _call(live.view.handle_params(match.params, url, live.socket))
         live.socket = _socket_of(result, "handle_params", live.view)
         return await self._after(socket, None)
@@ -414,6 +414,7 @@ class LiveChannel(Channel):
                          {"to": nav.to, "kind": _kind(nav)})
         live.match = match
         live.socket.uri = nav.to
+        assign(live.socket, live_action=match.route.action)
         result = await _call(live.view.handle_params(match.params, nav.to, live.socket))
         live.socket = _socket_of(result, "handle_params", live.view)
         after = live.socket.navigation

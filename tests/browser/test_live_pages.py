@@ -43,7 +43,9 @@ Frame = list[Any]
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests leave a picture of their page at the end."""
-    folder = tmp_path_factory.mktemp("live-pages", numbered=False)
+    # One folder for every module that imports this fixture (each gets its own instance).
+    folder = tmp_path_factory.getbasetemp() / "live-pages"
+    folder.mkdir(exist_ok=True)
     print(f"\nscreenshots of the live pages: {folder}")
     return folder
 

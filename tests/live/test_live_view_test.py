@@ -393,12 +393,12 @@ async def test_push_event_reaches_the_client(conn: Conn) -> None:
 
 async def test_page_title_follows_the_views_page_title(conn: Conn) -> None:
     view, _ = await live(conn, "/lvt/counter")
-    assert page_title(view) == "Counter"
+    assert page_title(view) == "Counter · Hearth"
 
     await view.element("#inc").render_click()
     await view.element("#retitle").render_click()
 
-    assert page_title(view) == "Counter at 1"
+    assert page_title(view) == "Counter at 1 · Hearth"
 
 
 async def test_clicking_a_flash_clears_it(conn: Conn) -> None:
@@ -443,7 +443,7 @@ async def test_push_navigate_joins_the_next_view_on_the_same_socket(conn: Conn) 
     assert "Nav from counter" in html and "Navigated." in html
     assert nav.client is view.client and nav.id == view.id
     assert await assert_redirect(view, "/lvt/nav?from=counter") == {"info": "Navigated."}
-    assert page_title(nav) == "Nav"
+    assert page_title(nav) == "Nav · Hearth"
 
 
 async def test_a_live_link_navigates_and_render_patch_to_another_view_too(conn: Conn) -> None:
@@ -515,8 +515,6 @@ async def test_a_patch_changes_the_live_action(conn: Conn) -> None:
     assert "action a" in await render_patch(view, "/lvt/act/a")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: LiveChannel._patched does not update "
-                   "@live_action when push_patch goes to another route of the view")
 async def test_push_patch_to_another_route_of_the_view_changes_the_live_action(
         conn: Conn) -> None:
     view, _ = await live(conn, "/lvt/act/a")
@@ -569,7 +567,7 @@ async def test_handle_info_pushes_diffs_patches_and_redirects(conn: Conn) -> Non
 
     PubSub.broadcast(PUBSUB, ITEMS_TOPIC, ("note", "hello"))
     assert "hello" in await view.wait_for(lambda html: "hello" in html)
-    assert page_title(view) == "Items: hello"
+    assert page_title(view) == "Items: hello · Hearth"
 
     PubSub.broadcast(PUBSUB, ITEMS_TOPIC, ("patch", "/lvt/items?page=2"))
     assert await assert_patch(view, "/lvt/items?page=2") == "/lvt/items?page=2"

@@ -48,7 +48,7 @@ async def test_decrement_multiple_times(conn: Conn) -> None:
     await view.element("button", "-").render_click()
 
     assert view.has_element("h1", "Count: -2")
-    assert page_title(view) == "Counter"
+    assert page_title(view) == "Counter · Hearth"  # the layout's suffix kept
 
 
 # -- /posts -----------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ async def test_a_title_navigates_to_the_post_over_the_same_socket(conn: Conn) ->
     page, html = await follow_redirect(clicked.value, conn)
 
     assert page.client is view.client
-    assert "Read me" in html and page_title(page) == post.title
+    assert "Read me" in html and page_title(page) == f"{post.title} · Hearth"
 
 
 # -- /posts/{id} ------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def field_errors(view: View) -> dict[str, list[str]]:
 async def test_the_new_post_form_shows_errors_only_for_touched_fields(conn: Conn) -> None:
     await log_in(conn, await account("alice"))
     view, _html = await live(conn, "/posts/new")
-    assert page_title(view) == "New post"
+    assert page_title(view) == "New post · Hearth"
 
     await view.form("#post-form").render_change({"post": {"title": ""}})
     assert field_errors(view) == {"title": ["can't be blank"]}
@@ -247,7 +247,7 @@ async def test_submitting_saves_and_redirects_to_the_post(conn: Conn) -> None:
     assert saved.value.to == f"/posts/{post.id}"
     shown, html = await follow_redirect(saved.value, conn)
     assert "Post created." in html and "World" in html
-    assert page_title(shown) == "Hello"
+    assert page_title(shown) == "Hello · Hearth"
 
 
 async def test_an_empty_submit_shows_every_error_and_saves_nothing(conn: Conn) -> None:
@@ -273,7 +273,7 @@ async def test_the_author_edits_the_post(conn: Conn) -> None:
     post = await insert("post", author=alice, title="Old title", body="Old body")
     await log_in(conn, alice)
     view, html = await live(conn, f"/posts/{post.id}/edit")
-    assert 'value="Old title"' in html and page_title(view) == "Edit post"
+    assert 'value="Old title"' in html and page_title(view) == "Edit post · Hearth"
 
     with pytest.raises(LiveRedirect) as saved:
         await view.form("#post-form").render_submit({"post": {"title": "New title"}})

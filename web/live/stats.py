@@ -50,7 +50,8 @@ class StatsLive(LiveView):
             Could not list the rooms: {@rooms.failed}</p>
           <ol :if={@rooms.ok}>
             <li :for={room in @rooms.result} :key={room.slug}>
-              <a href={f"/rooms/{room.slug}"}>{room.name}</a> · {room.messages} messages</li>
+              <a href={f"/rooms/{room.slug}"}>{room.name}</a> ·
+              {room.messages} {"message" if room.messages == 1 else "messages"}</li>
           </ol>
         </div>
         <h2>Search posts</h2>
