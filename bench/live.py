@@ -1,7 +1,7 @@
 """Live pages: Hearth's ``/counter`` beside pyview's, in one run.
 
-Run: ``.venv/bin/python bench/live.py`` (about five minutes; ``--quick`` for 1,000 views and
-short click windows, its report and plot going to a temporary folder instead of
+Run: ``.venv/bin/python bench/live.py`` (about two and a half minutes; ``--quick`` for 1,000
+views and one short click window, its report and plot going to a temporary folder instead of
 BENCHMARKS.md and bench/plots/).
 
 Two servers, each alone in its own process, alive side by side for the run and driven by the
