@@ -202,6 +202,12 @@ class MailConfig:
 class LiveConfig:
     """``[live]``: live pages (``live/``)."""
 
+    # The live routes: "package.module:attribute" naming a live.router.LiveRouter.
+    router: str = field(
+        default="web.live:ROUTER",
+        metadata=_check(lambda v: re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v) is not None,
+                        "package.module:attribute"),
+    )
     # The longest event value a view takes (a form's encoding); longer is refused, unread.
     max_event_bytes: int = field(default=100_000,
                                  metadata=_check(lambda v: 1_000 <= v <= 10_000_000,

@@ -22,16 +22,17 @@ from aiohttp import web
 import otp
 from actors.user_socket import UserSocket
 from contexts.accounts import Accounts
+from hearth.behaviours import implementation
 from hearth.config import Config
 from hearth.secrets import load_secret_key
 from live.channel import LiveContext
 from live.http import mount_live
+from live.router import LiveRouter
 from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import api, pages, session
 from .api import pipeline
 from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
-from .live import ROUTER as LIVE_ROUTER
 from .router import add_routes
 from .sockets import SocketMount, channel_limits, mount_socket
 
@@ -63,7 +64,8 @@ def build_app(config: Config) -> web.Application:
     handler = UserSocket(app[SECRET], app[TOKENS], app[ACCOUNTS],
                          (config.api.rate_limit, config.api.rate_limit_window))
     mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
-    live = LiveContext(app[SECRET], LIVE_ROUTER, config.auth.session_max_age,
+    router = implementation(config.live.router, "live.router", LiveRouter, None)
+    live = LiveContext(app[SECRET], router, config.auth.session_max_age,
                        config.live.max_event_bytes, config.live.max_form_fields)
     mount_live(app, live, limits, origins)
     return app

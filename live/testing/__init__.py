@@ -94,8 +94,10 @@ import aiohttp
 from lxml import html as lxml_html  # type: ignore[import-untyped]
 from yarl import URL
 
+import otp
 from channels.client import JoinError, Push, Reply, Socket
 from channels.serializer import Message
+from live.channel import AWAIT_ASYNC, LiveChannel
 from live.flash import FLASH_COOKIE, open_flash
 
 from .rendered import DiffExtras, Document, PushedEvent, Rendered, element_text
@@ -123,6 +125,7 @@ __all__ = [
     "live",
     "page_title",
     "render",
+    "render_async",
     "render_patch",
 ]
 
@@ -527,10 +530,12 @@ class View:
             await client.close()
 
     async def _event(self, kind: str, event: str, value: Any,
-                     meta: Mapping[str, Any] | None = None) -> str:
+                     meta: Mapping[str, Any] | None = None, cid: int | None = None) -> str:
         payload: dict[str, Any] = {"type": kind, "event": event, "value": value}
         if meta is not None:
             payload["meta"] = dict(meta)
+        if cid is not None:
+            payload["cid"] = cid
         outcome = await self._request("event", payload)
         if outcome.reply.status != "ok":
             raise PushError(event, outcome.reply.response)
@@ -846,7 +851,8 @@ class Form:
         for kind, args in _commands(binding):
             if kind == "push":
                 pushed = {**meta, **(args.get("value") or {})}
-                html = await self.view._event("form", args["event"], value, pushed)
+                cid = _target_cid(self.view, form, args.get("target"))
+                html = await self.view._event("form", args["event"], value, pushed, cid)
         return html
 
 
@@ -858,12 +864,34 @@ async def _run(view: View, kind: str, el: Any, binding: str,
     for command, args in _commands(binding):
         if command == "push":
             pushed = {**(args.get("value") or {}), **(value or {})}
-            html = await view._event(kind, args["event"], _meta(el, pushed))
+            cid = _target_cid(view, el, args.get("target"))
+            html = await view._event(kind, args["event"], _meta(el, pushed), cid=cid)
         elif command == "patch":
             html = await view.render_patch(args["href"])
         elif command == "navigate":
             raise LiveRedirect(Redirect(args["href"], kind="live_redirect", origin=view))
     return html
+
+
+def _target_cid(view: View, el: Any, target: Any = None) -> int | None:
+    """The component an event goes to, as the client finds it: ``phx-target`` (or a JS
+    push's ``target``) holding a cid, or a selector of an element inside a component; no
+    target, the view (``None``)."""
+    target = el.get("phx-target") if target is None else target
+    if target is None or target == "":
+        return None
+    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
+        return int(target)
+    found = view.document.select(str(target))
+    if not found:
+        raise AssertionError(f"phx-target {target!r} matches nothing on the page")
+    node = found[0]
+    while node is not None:
+        cid = node.get("data-phx-component")
+        if cid is not None:
+            return int(cid)
+        node = node.getparent()
+    return None
 
 
 def _commands(binding: str) -> list[tuple[str, dict[str, Any]]]:
@@ -1039,6 +1067,27 @@ async def assert_redirect(view: View, path: str | None = None,
     assert path is None or view.redirect.to == path, (
         f"expected a redirect to {path!r}, got {view.redirect.to!r}")
     return view.redirect.flash
+
+
+async def render_async(view: View, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Wait until the view's async work (``assign_async``, ``start_async``) is done and the
+    diffs it led to are applied; the view's HTML. The view's process answers once its tasks
+    are all settled (it runs in this test's node), and one more round trip over the socket
+    brings what it pushed before it answered."""
+    proc = _process_of(view)
+    await otp.call(proc.pid, AWAIT_ASYNC, timeout=timeout)
+    await view.push("cids_will_destroy", {"cids": []})
+    return view.render()
+
+
+def _process_of(view: View) -> LiveChannel:
+    for pid in otp.processes():
+        proc = pid._proc
+        if isinstance(proc, LiveChannel):
+            live_state = getattr(proc, "live", None)
+            if live_state is not None and live_state.socket.id == view.id:
+                return proc
+    raise AssertionError(f"no process of the view {view.id} runs in this node")
 
 
 async def assert_push_event(view: View, event: str, payload: Any,

@@ -10,16 +10,13 @@ import dataclasses
 import itertools
 import json
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from channels.client import JoinError, Reply
 from hearth.names import PUBSUB
-from hearth.testing import Conn, TestNode, insert, log_in, running
+from hearth.testing import Conn, TestNode, insert, log_in
 from live import (  # JS: the templates use it
     JS,  # noqa: F401
     LiveSocket,
@@ -61,7 +58,6 @@ from live.testing import (
 from live.testing.rendered import RenderError
 from otp import PubSub
 from otp import Reply as HookReply
-from web import endpoint
 
 MOUNTS = itertools.count(1)
 """Numbers the connected mounts, so a test sees a fresh one."""
@@ -310,14 +306,8 @@ ROUTER = LiveRouter([
 ])
 
 
-@pytest_asyncio.fixture
-async def hearth_node(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-                      ) -> AsyncIterator[TestNode]:
-    """A node serving this module's live routes in place of the application's (the
-    Endpoint's ``build_app`` reads ``LIVE_ROUTER`` when it starts)."""
-    monkeypatch.setattr(endpoint, "LIVE_ROUTER", ROUTER)
-    async with running(tmp_path) as node:
-        yield node
+# The node serves this module's live routes in place of the application's.
+pytestmark = pytest.mark.hearth_config({"live.router": f"{__name__}:ROUTER"})
 
 
 def seen(view: Any) -> Any:
