@@ -424,8 +424,13 @@ class LiveChannel(Channel):
     async def _diff(self, only: list[Any] | None = None) -> dict[str, Any] | None:
         """Start the work the callbacks asked for, then the diff of what they changed (of
         the component instances ``only``, after one of their own events)."""
-        await self._start_work()
         live = self.live
+        await self._start_work()
+        while self.cancelled:  # handle_async of what was cancelled, before the render
+            name, reason = self.cancelled.pop(0)
+            result = await _call(live.view.handle_async(name, ("exit", reason), live.socket))
+            live.socket = _socket_of(result, "handle_async", live.view)
+            await self._start_work()
         lsocket = live.socket
         changed = None if live.prints is None else frozenset(lsocket.changed)
         if only is not None:
@@ -542,10 +547,6 @@ class LiveChannel(Channel):
         """After a message the client did not ask for: push what changed, or navigate."""
         ctx: LiveContext = socket.assigns["live_context"]
         live = self.live
-        while self.cancelled:
-            name, reason = self.cancelled.pop(0)
-            result = await _call(live.view.handle_async(name, ("exit", reason), live.socket))
-            live.socket = _socket_of(result, "handle_async", live.view)
         nav = await self._patched(socket, ctx)
         diff = await self._diff()
         if diff:  # before a redirect too: its events and flash changes
