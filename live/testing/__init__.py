@@ -653,7 +653,26 @@ class View:
     def _apply(self, diff: Any) -> None:
         if self._rendered is None:
             raise AssertionError(f"a diff for {self.id} before it joined: {diff!r}")
-        self._extras(self._doc.update(self._rendered, diff).extras)
+        result = self._doc.update(self._rendered, diff)
+        self._extras(result.extras)
+        if result.removed_cids:
+            self._destroy(result.removed_cids)
+
+    def _destroy(self, cids: list[int]) -> None:
+        """Components whose element left the page, told to the view as the client does:
+        ``cids_will_destroy``, then ``cids_destroyed``, and those it dropped are pruned. The
+        pushes go out before any later event of the test, so the view sees them first."""
+        self.channel.push("cids_will_destroy", {"cids": cids})
+        destroyed = self.channel.push("cids_destroyed", {"cids": cids})
+
+        def prune(done: asyncio.Future[Reply]) -> None:
+            if done.cancelled() or done.exception() is not None or self._rendered is None:
+                return
+            response = done.result().response
+            if isinstance(response, dict):
+                self._rendered.prune_cids(response.get("cids") or [])
+
+        destroyed.future.add_done_callback(prune)
 
     def _extras(self, extras: DiffExtras) -> None:
         self._events.extend(extras.events)

@@ -19,6 +19,7 @@ from live.testing import (
     live,
     page_title,
     render,
+    render_async,
 )
 from web.live.posts import LIMIT
 
@@ -295,3 +296,72 @@ async def test_another_users_post_cannot_be_edited(conn: Conn) -> None:
     assert refused.value.flash == {"error": "You are not allowed to edit this post."}
     unchanged = await posts.get_post(post.id)
     assert unchanged is not None and unchanged.title == "Alice's"
+
+
+# -- /stats (async work) -------------------------------------------------------------------------
+
+
+async def test_stats_loads_the_figures_after_the_page_shows(conn: Conn) -> None:
+    lobby = await insert("room", slug="busy", name="Busy room")
+    await insert_list(3, "message", room=lobby)
+    await insert("post", title="Actors in Python", body="Every process is a task.")
+    page = await get_page(conn, "/stats")
+    assert page.html.count("Loading…") == 2  # the HTTP render starts nothing
+
+    view, _ = await live(conn, "/stats")
+    await render_async(view)
+
+    # 3 authors of the messages, 1 of the post; the lobby every node has, and Busy room.
+    figures = {key: view.element(f"#count-{key}").text
+               for key in ("users", "posts", "rooms", "messages")}
+    assert figures == {"users": "4", "posts": "1", "rooms": "2", "messages": "3"}
+    assert [el.text_content().split("·")[0].strip()
+            for el in view.document.select("#rooms li")] == ["Busy room", "Lobby"]
+
+
+async def test_stats_searches_posts_and_says_when_a_search_fails(conn: Conn) -> None:
+    await insert("post", title="Actors in Python")
+    await insert("post", title="Supervisors", body="one for one")
+    view, _ = await live(conn, "/stats")
+
+    await view.form("#search").render_change({"q": "one for"})
+    await render_async(view)
+    assert [el.text for el in view.document.select("#results a")] == ["Supervisors"]
+
+    await view.form("#search").render_change({"q": "x" * 101})
+    await render_async(view)
+    assert view.element("#search-error").text == (
+        "Search failed: a search is at most 100 characters")
+    assert not view.has_element("#results")
+
+
+# -- /cart (live components) ---------------------------------------------------------------------
+
+
+async def test_two_carts_on_one_page_never_mix(conn: Conn) -> None:
+    await insert("product", name="Apple", price_cents=125)
+    await insert("product", name="Bread", price_cents=340)
+    view, _ = await live(conn, "/cart")
+
+    await view.element("#cart-a .catalog li:nth-child(1) button").render_click()  # Apple
+    await view.element("#cart-a .catalog li:nth-child(1) button").render_click()
+    await view.element("#cart-b .catalog li:nth-child(2) button").render_click()  # Bread
+
+    assert view.element("#cart-a .total").text == "Total: 2.50"
+    assert view.element("#cart-b .total").text == "Total: 3.40"
+    assert view.element("#cart-a .quantity").text == "2"
+    await view.element("#cart-a .items button").render_click()  # remove one apple
+    assert view.element("#cart-a .total").text == "Total: 1.25"
+    assert view.element("#cart-b .total").text == "Total: 3.40"
+
+
+async def test_a_cart_taken_away_comes_back_empty(conn: Conn) -> None:
+    await insert("product", name="Apple", price_cents=125)
+    view, _ = await live(conn, "/cart")
+    await view.element("#cart-b .catalog li:nth-child(1) button").render_click()
+
+    await view.element("#toggle-b").render_click()
+    assert not view.has_element("#cart-b")
+    await view.element("#toggle-b").render_click()
+
+    assert view.element("#cart-b .total").text == "Total: 0.00"
