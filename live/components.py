@@ -62,6 +62,11 @@ class LiveComponent:
     def update(self, assigns: dict[str, Any], socket: LiveSocket) -> Any:
         return Ok(assign(socket, assigns))
 
+    # Defined by a component that updates all its instances of one render at once (one
+    # query for all of them): ``update_many([(assigns, socket), ...])`` -> the sockets, in
+    # order; then ``update`` is not called.
+    update_many: ClassVar[Any] = None
+
     def handle_event(self, event: str, value: Any, socket: LiveSocket) -> Any:
         raise ValueError(f"{type(self).__name__} has no handle_event for {event!r}")
 
@@ -196,17 +201,45 @@ async def _call(result: Any) -> Any:
     return result
 
 
-async def prepare(instance: _Instance) -> None:
+async def prepare(instance: _Instance, update: bool = True) -> None:
     """Mount (once) and update ``instance`` with the assigns its callers queued."""
     component = instance.component
     if not instance.mounted:
         result = await _call(component.mount(instance.socket))
         instance.socket = _checked(result, component, "mount")
         instance.mounted = True
+    if not update:
+        return
     pending, instance.pending = instance.pending, []
     for assigns in pending:
         result = await _call(component.update(assigns, instance.socket))
         instance.socket = _checked(result, component, "update")
+
+
+async def _prepare_all(instances: list[_Instance]) -> None:
+    """Mount and update each instance; those of a class with ``update_many`` together."""
+    grouped: dict[type[LiveComponent], list[_Instance]] = {}
+    for instance in instances:
+        cls = type(instance.component)
+        if cls.update_many is None:
+            await prepare(instance)
+        else:
+            grouped.setdefault(cls, []).append(instance)
+    for cls, group in grouped.items():
+        batch = []
+        for instance in group:
+            await prepare(instance, update=False)
+            for assigns in instance.pending[:-1]:
+                assign(instance.socket, assigns)
+            batch.append((instance.pending[-1] if instance.pending else {}, instance.socket))
+            instance.pending = []
+        result = await _call(group[0].component.update_many(batch))
+        sockets = list(result)
+        if len(sockets) != len(group) or not all(isinstance(x, LiveSocket) for x in sockets):
+            raise TypeError(f"{cls.__name__}.update_many must return one socket per "
+                            f"(assigns, socket) it was given, in order, not {result!r}")
+        for instance, socket in zip(group, sockets, strict=True):
+            instance.socket = socket
 
 
 def render_of(instance: _Instance) -> Rendered:
@@ -238,11 +271,10 @@ async def render_view(rendered: Rendered | None, prints: Any, changed: frozenset
     done: dict[str, Any] = {}
     seen: set[int] = set()
     while todo:
-        for instance in todo:
-            if instance.cid in seen:
-                continue
+        fresh = [i for i in dict.fromkeys(todo) if i.cid not in seen]
+        await _prepare_all(fresh)
+        for instance in fresh:
             seen.add(instance.cid)
-            await prepare(instance)
             socket = instance.socket
             held = instance.prints
             with components.rendering():

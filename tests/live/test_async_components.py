@@ -150,6 +150,26 @@ class Counter(LiveComponent):
         return NoReply(update(socket, "n", lambda n: n + 1))
 
 
+BATCHES: list[list[str]] = []
+
+
+class Badge(LiveComponent):
+    """Loads what all its instances of a render need at once, as a query would."""
+
+    template = Template('<span class="badge" id={@id}>{@text}</span>')
+
+    def update_many(self, batch: list[tuple[dict[str, Any], LiveSocket]]) -> list[LiveSocket]:
+        BATCHES.append([assigns["id"] for assigns, _ in batch])
+        return [assign(socket, assigns, text=assigns["id"].upper())
+                for assigns, socket in batch]
+
+
+class BadgesLive(LiveView):
+    template = Template("""
+      <main><b :for={name in ["ann", "bob", "cat"]}>{live_component(Badge, id=name)}</b></main>
+    """, globals={"live_component": live_component, "Badge": Badge})
+
+
 class TwoRoots(LiveComponent):
     template = Template("<p>one</p><p>two</p>")
 
@@ -188,6 +208,7 @@ ROUTER = LiveRouter([LiveSession("tests", [
     live_route("/search", SearchLive),
     live_route("/counters", CountersLive),
     live_route("/broken", BrokenLive),
+    live_route("/badges", BadgesLive),
 ])])
 
 pytestmark = pytest.mark.hearth_config({"live.router": f"{__name__}:ROUTER"})
@@ -347,6 +368,15 @@ async def test_an_instance_rendered_again_before_it_is_destroyed_is_kept(conn: C
     await view.element("#b button").render_click()
     assert int(view.element("#b").find().get("data-phx-component")) == b
     assert view.element("#b .n").text == "1"
+
+
+async def test_update_many_updates_the_instances_of_a_render_at_once(conn: Conn) -> None:
+    BATCHES.clear()
+
+    view, _ = await live(conn, "/badges")
+
+    assert [el.text for el in view.document.select(".badge")] == ["ANN", "BOB", "CAT"]
+    assert BATCHES == [["ann", "bob", "cat"], ["ann", "bob", "cat"]]  # HTTP render, join
 
 
 async def test_a_component_with_two_roots_is_refused(
