@@ -37,9 +37,15 @@ Figures, per server:
   between the servers (4 of 2.5 s each; ``--quick``: 1 of 2 s) after a 1 s warm-up; the
   server's CPU per click and the load generator's CPU beside it.
 
-And Hearth alone, in this process: the render+diff CPU time of one stream insert on a
-``PostsLive`` page (``web/live/posts.py``'s template) holding 10 items and 10,000 items, the
-rounds of the two sizes taking turns.
+And Hearth alone, in this process, the rounds of the two sizes taking turns:
+
+- the render+diff CPU time of one stream insert on a ``PostsLive`` page
+  (``web/live/posts.py``'s template) holding 10 items and 10,000 items;
+- one click in one live component on a page of 1 and of 100 (``CountersLive`` and
+  ``CounterComponent`` below): the instance's ``handle_event`` and
+  ``live.components.render_view(..., only=[instance])``, as ``LiveChannel`` answers a
+  component's own event, in CPU time, and the bytes of its diff and reply frame.
+  ``--in-process`` runs only these two and prints them.
 
 The run writes the generated part of BENCHMARKS.md's "Live pages" section (between its
 markers, nothing else), ``bench/plots/live.png``, and ends with one machine-readable summary
@@ -79,7 +85,10 @@ import aiohttp
 import orjson
 import uvloop
 
-from live import LiveSocket, assign, stream, stream_insert
+from channels.serializer import Message, encode, ws_frame
+from live import LiveSocket, LiveView, NoReply, Ok, Template, assign, stream, stream_insert, update
+from live.channel import new_view_id
+from live.components import Components, LiveComponent, live_component, render_view
 from live.diff import render
 from web.live.posts import PostsLive
 
@@ -112,6 +121,7 @@ SETTLE_S = 15.0  # at most this long for a server's CPU to go quiet before its R
 GOAL_KB = 30.0
 GOAL_CLICKS = 3.0
 GOAL_STREAM = 1.2  # "the same": the 10,000-item insert within this factor of the 10-item one
+GOAL_COMPONENTS = 1.2  # "the same": a click among 100 components within this factor of 1's
 
 CONFIG = """\
 [node]
@@ -729,6 +739,112 @@ def stream_inserts(sizes: list[int], inserts: int, rounds: int) -> dict[str, Any
     return out
 
 
+# -- live components, in this process ------------------------------------------------------------
+
+
+class CounterComponent(LiveComponent):
+    """A live component as small as ``/counter``: its count, a label its parent gives it, one
+    button whose clicks go to the instance (``phx-target``)."""
+
+    template = Template("""
+      <div class="counter" id={@id}><span class="n">{@n}</span> <span>{@label}</span>
+        <button phx-click="inc" phx-target={@myself}>+</button></div>
+    """)
+
+    def mount(self, socket: LiveSocket) -> Any:
+        return Ok(assign(socket, n=0))
+
+    def handle_event(self, event: str, value: Any, socket: LiveSocket) -> Any:
+        return NoReply(update(socket, "n", lambda n: n + 1))
+
+
+class CountersLive(LiveView):
+    """A page of ``@ids`` counter components."""
+
+    template = Template("""
+      <main>
+        <h1>Counters</h1>
+        <section :for={i in @ids} :key={i} class="slot">
+          {live_component(CounterComponent, id=f"counter-{i}", label=@label)}
+        </section>
+      </main>
+    """, globals={"live_component": live_component, "CounterComponent": CounterComponent})
+
+
+def component_clicks(sizes: list[int], clicks: int, rounds: int) -> dict[str, Any]:
+    """Render+diff CPU time of one click in one of a page's live components, on pages of
+    each size of instances, the sizes taking turns round by round; µs per click, median
+    round."""
+    return asyncio.run(_component_clicks(sizes, clicks, rounds))
+
+
+async def _component_clicks(sizes: list[int], clicks: int, rounds: int) -> dict[str, Any]:
+    pages: dict[int, dict[str, Any]] = {}
+    for n in sizes:
+        view_id = new_view_id()
+        socket = LiveSocket(view_id, True)
+        assign(socket, ids=list(range(n)), label="clicks")
+        components = Components(view_id, True)
+        t0 = time.process_time_ns()
+        diff, _prints = await render_view(CountersLive().render(socket.assigns), None, None,
+                                          components)
+        first_ms = (time.process_time_ns() - t0) / 1e6
+        instance = components.lookup(CounterComponent, f"counter-{n - 1}")
+        assert instance is not None and len(components.by_cid) == n
+        pages[n] = {"view_id": view_id, "components": components, "cid": instance.cid,
+                    "first_ms": first_ms, "first_bytes": len(orjson.dumps(diff)),
+                    "rounds": []}
+
+    async def click(page: dict[str, Any]) -> dict[str, Any] | None:
+        """One click of the page's last instance, as ``LiveChannel`` answers a component's
+        own event: the instance's handle_event, then its render and diff alone."""
+        instance = page["components"].by_cid[page["cid"]]
+        result = instance.component.handle_event("inc", {}, instance.socket)
+        instance.socket = result.state
+        diff, _ = await render_view(None, None, None, page["components"], only=[instance])
+        return diff
+
+    for n, page in pages.items():  # the first click (0 -> 1), its diff and reply frame
+        diff = await click(page)
+        if diff is None or list(diff) != ["c"] or list(diff["c"]) != [str(page["cid"])]:
+            raise RuntimeError(f"a click among {n} components answered {diff!r}, not the "
+                               "diff of its one instance")
+        sent = orjson.dumps(diff)
+        frame = encode(Message("1", "2", f"lv:{page['view_id']}", "phx_reply",
+                               {"status": "ok", "response": {"diff": diff}}), 2)
+        page.update(diff=sent.decode(), diff_bytes=len(sent), frame_bytes=len(frame),
+                    wire_bytes=len(ws_frame(frame)))
+
+    async def one_round(page: dict[str, Any]) -> float:
+        spent = 0
+        for _ in range(clicks):
+            t0 = time.process_time_ns()
+            await click(page)
+            spent += time.process_time_ns() - t0
+        return spent / clicks / 1e3
+
+    gc.collect()
+    for r in range(rounds + 1):  # the first round warms up, dropped
+        for n in sizes if r % 2 == 0 else reversed(sizes):
+            us = await one_round(pages[n])
+            if r:
+                pages[n]["rounds"].append(us)
+    out = {}
+    for n in sizes:
+        p = pages[n]
+        out[str(n)] = {"us_per_click": statistics.median(p["rounds"]),
+                       "best_us": min(p["rounds"]), "rounds_us": p["rounds"], "cid": p["cid"],
+                       "diff": p["diff"], "diff_bytes": p["diff_bytes"],
+                       "frame_bytes": p["frame_bytes"], "wire_bytes": p["wire_bytes"],
+                       "first_render_ms": p["first_ms"], "first_render_bytes": p["first_bytes"]}
+        print(f"  one click, {n:,} live {'component' if n == 1 else 'components'} on the page: "
+              f"{out[str(n)]['us_per_click']:.1f} µs per click (median of {rounds} rounds of "
+              f"{clicks}), diff {p['diff']} ({p['diff_bytes']} bytes; reply frame "
+              f"{p['wire_bytes']} on the wire); the first render of the {n:,} took "
+              f"{p['first_ms']:.1f} ms", flush=True)
+    return out
+
+
 # -- the report ----------------------------------------------------------------------------------
 
 
@@ -765,7 +881,26 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                          f"{TIMES})",
                  "figure": f"{lo['us_per_insert']:.1f} vs {hi['us_per_insert']:.1f} µs "
                            f"({x(r)})", "met": r <= GOAL_STREAM})
+    lo, hi = component_ends(res["components"])
+    r = hi["us_per_click"] / lo["us_per_click"]
+    b = hi["diff_bytes"] / lo["diff_bytes"]
+    rows.append({"goal": f"a click in one live component costs the same with {lo['n']:,} on the "
+                         f"page as with {hi['n']:,} (render+diff CPU, within {GOAL_COMPONENTS:g}"
+                         f"{TIMES})",
+                 "figure": f"{lo['us_per_click']:.1f} vs {hi['us_per_click']:.1f} µs ({x(r)})",
+                 "met": r <= GOAL_COMPONENTS})
+    rows.append({"goal": f"… and the same bytes (its diff, within {GOAL_COMPONENTS:g}{TIMES})",
+                 "figure": f"`{lo['diff']}` {lo['diff_bytes']} vs `{hi['diff']}` "
+                           f"{hi['diff_bytes']} bytes ({x(b)}); reply frame {lo['wire_bytes']} "
+                           f"vs {hi['wire_bytes']} bytes on the wire",
+                 "met": b <= GOAL_COMPONENTS})
     return rows
+
+
+def component_ends(comp: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The component rows of the fewest and the most instances, each with its ``n``."""
+    lo, hi = min(map(int, comp)), max(map(int, comp))
+    return {**comp[str(lo)], "n": lo}, {**comp[str(hi)], "n": hi}
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -831,6 +966,22 @@ def markdown(res: dict[str, Any]) -> str:
                    f"{v['diff_bytes']} | {v['first_render_ms']:.1f} | "
                    f"{v['first_render_bytes']:,} |")
 
+    out += ["", "**Live components** (Hearth, in-process: this script's `CountersLive` page of N "
+                "`CounterComponent` instances rendered once through "
+                "`live.components.render_view`; then one click in the last instance, cid N: its "
+                "`handle_event` and `render_view(..., only=[instance])`, as `LiveChannel` answers "
+                "a component's own event, CPU time; "
+                f"{res['component_rounds']} rounds of {res['component_clicks']:,} clicks per "
+                "size, the sizes taking turns; the bytes are the first click's, 0 → 1):", "",
+            "| components on the page | µs per click, median round | best round | the click's "
+            "diff, as sent | … bytes | reply frame on the wire (bytes) | first render of the "
+            "page (ms) | … its diff (bytes) |",
+            "|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for n, v in res["components"].items():
+        out.append(f"| {int(n):,} | {v['us_per_click']:.1f} | {v['best_us']:.1f} | "
+                   f"`{v['diff']}` | {v['diff_bytes']} | {v['wire_bytes']} | "
+                   f"{v['first_render_ms']:.1f} | {v['first_render_bytes']:,} |")
+
     out += ["", "**Goals**:", "", "| goal | figure | result |", "|---|---|---|"]
     for g in goals(res):
         out.append(f"| {g['goal']} | {g['figure']} | {'met' if g['met'] else 'missed'} |")
@@ -857,6 +1008,9 @@ def summary_line(res: dict[str, Any]) -> str:
               f"hearth_cpu_us_per_click={h['clicks']['server_cpu_us']:.1f}",
               f"pyview_cpu_us_per_click={p['clicks']['server_cpu_us']:.1f}"]
     parts += [f"stream_insert_us_{n}={v['us_per_insert']:.1f}" for n, v in res["stream"].items()]
+    for n, v in res["components"].items():
+        parts += [f"component_click_us_{n}={v['us_per_click']:.1f}",
+                  f"component_diff_bytes_{n}={v['diff_bytes']}"]
     met = goals(res)
     parts.append(f"goals_met={sum(g['met'] for g in met)}/{len(met)}")
     return " ".join(parts)
@@ -919,7 +1073,19 @@ def main() -> None:
                                                        "--quick 2)")
     parser.add_argument("--out", help="folder for the report and plot (default: BENCHMARKS.md "
                                       "and bench/plots/; --quick: a temporary folder)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="only the in-process figures (stream inserts, live components), "
+                             "printed; no servers, nothing written")
     args = parser.parse_args()
+
+    stream_rounds, stream_n = (3, 500) if args.quick else (7, 2_000)
+    component_rounds, component_n = (3, 500) if args.quick else (7, 2_000)
+    if args.in_process:
+        print("stream inserts (Hearth, in-process):", flush=True)
+        stream_inserts([10, 10_000], stream_n, stream_rounds)
+        print("live components (Hearth, in-process):", flush=True)
+        component_clicks([1, 100], component_n, component_rounds)
+        return
 
     ensure_pyview()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -928,7 +1094,6 @@ def main() -> None:
     windows, window_s, warm_s = (1, 2.0, 0.5) if args.quick else (4, 2.5, 1.0)
     windows = args.windows or windows
     window_s = args.window_s or window_s
-    stream_rounds, stream_n = (3, 500) if args.quick else (7, 2_000)
     load_before = os.getloadavg()[0]
     print(f"live pages: {os.cpu_count()} CPUs, load average {load_before:.2f}, "
           f"RLIMIT_NOFILE hard limit {hard}, {args.workers} load-generator processes",
@@ -936,6 +1101,8 @@ def main() -> None:
     t0 = time.perf_counter()
     print("stream inserts (Hearth, in-process):", flush=True)
     stream = stream_inserts([10, 10_000], stream_n, stream_rounds)
+    print("live components (Hearth, in-process):", flush=True)
+    components = component_clicks([1, 100], component_n, component_rounds)
 
     tmp = tempfile.mkdtemp(prefix="hearth-live-bench-")
     load = Load(args.workers)
@@ -973,7 +1140,9 @@ def main() -> None:
                     "versions": peer_versions, "aiohttp": aiohttp_version, "commit": commit()},
         "quick": args.quick, "workers": args.workers, "sizes": sizes, "windows": windows,
         "window_s": window_s, "stream_rounds": stream_rounds, "stream_inserts": stream_n,
-        "took_s": took, "stream": stream, "servers": {s.key: s.out for s in servers},
+        "component_rounds": component_rounds, "component_clicks": component_n,
+        "took_s": took, "stream": stream, "components": components,
+        "servers": {s.key: s.out for s in servers},
     }
     out_dir = args.out or (tempfile.mkdtemp(prefix="hearth-live-") if args.quick else None)
     plots = os.path.join(out_dir, "plots") if out_dir else PLOTS
