@@ -127,15 +127,17 @@ def current_components() -> Components | None:
 class Components:
     """A view's component instances, by ``(class, id)`` and by cid."""
 
+    __slots__ = ("_called", "by_cid", "by_key", "connected", "marked", "next_cid", "view_id")
+
     def __init__(self, view_id: str, connected: bool) -> None:
         self.view_id = view_id
         self.connected = connected
         self.by_key: dict[tuple[type[LiveComponent], Any], _Instance] = {}
         self.by_cid: dict[int, _Instance] = {}
         self.next_cid = 1
+        # The cids the client said it will destroy (cids_will_destroy), not rendered since:
+        # cids_destroyed forgets these, and only these.
         self.marked: set[int] = set()
-        """The cids the client said it will destroy (``cids_will_destroy``), not rendered
-        since: ``cids_destroyed`` forgets these, and only these."""
         self._called: list[_Instance] = []
 
     @contextmanager

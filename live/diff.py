@@ -46,9 +46,11 @@ class Prints:
 
     __slots__ = ("part_id", "slots")
 
-    def __init__(self, part_id: int) -> None:
+    def __init__(self, part_id: int, size: int) -> None:
         self.part_id = part_id
-        self.slots: dict[int, Any] = {}
+        # One entry per dynamic of the part (a list: a view holds one of these per part
+        # on its page, for as long as it lives).
+        self.slots: list[Any] = [None] * size
 
 
 class _Entries:
@@ -97,7 +99,7 @@ def _node(part: Part, assigns: Mapping[str, Any], scope: tuple[Any, ...],
     full = prints is None or prints.part_id != part.id
     out: dict[str, Any] = {}
     if full:
-        prints = Prints(part.id)
+        prints = Prints(part.id, len(part.dynamics))
         changed = None
     assert prints is not None
     slots = prints.slots
@@ -105,14 +107,11 @@ def _node(part: Part, assigns: Mapping[str, Any], scope: tuple[Any, ...],
         if changed is not None and "*" not in changed and "*" not in d.deps \
                 and not (d.deps & changed):
             continue
-        value, state = _dynamic(d, assigns, scope, slots.get(i), changed)
+        value, state = _dynamic(d, assigns, scope, slots[i], changed)
         if value is _SAME:
             continue
         out[str(i)] = value
-        if state is None:
-            slots.pop(i, None)
-        else:
-            slots[i] = state
+        slots[i] = state
     if full:
         out["s"] = part.statics
         if part.root and not top:

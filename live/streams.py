@@ -68,6 +68,8 @@ class LiveStream:
 class Streams:
     """``@streams``: the view's streams by name, read as attributes in templates."""
 
+    __slots__ = ("_by_name", "_next_ref", "_prefix")
+
     def __init__(self, prefix: str = "") -> None:
         self._by_name: dict[str, LiveStream] = {}
         self._next_ref = 0

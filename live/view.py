@@ -79,7 +79,7 @@ class Navigation:
     replace: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LiveSocket:
     """The state of one view: its assigns and what changed since the last render."""
 

@@ -292,11 +292,21 @@ def _forbidden(request: web.Request) -> web.Response:
     return response
 
 
+_NO_SESSION = "__hearth_no_session__"
+
+
+def without_session(handler: Handler) -> Handler:
+    """``handler``, for a route the session middleware leaves alone (the sockets): no
+    session is loaded, no cookie written, no CSRF check (the route checks its callers)."""
+    setattr(handler, _NO_SESSION, True)
+    return handler
+
+
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Loads the session and the current user once per page request; checks CSRF; writes
     the cookie back when the session changed; keeps private answers out of caches."""
-    if is_api(request):
+    if is_api(request) or getattr(request.match_info.handler, _NO_SESSION, False):
         return await handler(request)
     auth = request.app[CONFIG].auth
     session: Session | None = None

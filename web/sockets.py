@@ -310,6 +310,7 @@ def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
     # Imported here: web.longpoll builds on this module's handshake.
     from .csrf import exempt
     from .longpoll import LongPoll
+    from .session import without_session
 
     live: set[WebSocketConn] = set()
 
@@ -319,13 +320,16 @@ def mount_socket(app: web.Application, path: str, mount: SocketMount) -> None:
         for conn in list(live):
             conn.close(CLOSE_SERVICE_RESTART, "server restarting")
 
-    app.router.add_get(f"{path}/websocket", websocket_handler(mount, live))
+    # Sockets authenticate by their own means (tokens, or the live socket reading the
+    # cookie itself): the page session middleware would only keep a session, a template
+    # context and a user for each open connection.
+    app.router.add_get(f"{path}/websocket", without_session(websocket_handler(mount, live)))
     app.on_shutdown.append(drain)
     if mount.longpoll:
         longpoll = LongPoll(mount)
         # Its POSTs carry the signed long-poll token, which no other site can know, and
         # never a CSRF token: the session middleware's CSRF check is not for them.
-        app.router.add_route("*", f"{path}/longpoll", exempt(longpoll.handle))
+        app.router.add_route("*", f"{path}/longpoll", without_session(exempt(longpoll.handle)))
         app.on_shutdown.append(longpoll.close)
 
 
