@@ -45,6 +45,7 @@ __all__ = [
     "NodeConfig",
     "PresenceConfig",
     "ServerConfig",
+    "StorageConfig",
     "load_config",
 ]
 
@@ -310,6 +311,59 @@ class ApiConfig:
             )
 
 
+_BACKEND = re.compile(r"local|s3|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def _key_prefix(v: str) -> bool:
+    return (re.fullmatch(r"[A-Za-z0-9/_.-]*", v) is not None and not v.startswith("/")
+            and ".." not in v.split("/"))
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``[storage]``: where uploaded files are kept (``hearth.storage``)."""
+
+    # "local" (files under <dir of database.path>/uploads/, served by Hearth), "s3" (the
+    # bucket below), or "package.module:attribute" naming another Storage.
+    backend: str = field(
+        default="local",
+        metadata=_check(lambda v: _BACKEND.fullmatch(v) is not None,
+                        "local, s3, or package.module:attribute"),
+    )
+    # Empty: AWS S3 itself; else an S3-compatible server (SeaweedFS, MinIO ...).
+    s3_endpoint_url: str = field(
+        default="",
+        metadata=_check(lambda v: v == "" or v.startswith(("http://", "https://")),
+                        "empty or an http(s):// URL"),
+    )
+    s3_region: str = field(default="us-east-1",
+                           metadata=_check(lambda v: v != "", "a region name"))
+    s3_bucket: str = ""
+    # Never logged; prefer HEARTH_STORAGE_S3_SECRET_KEY to this file.
+    s3_access_key: str = ""
+    s3_secret_key: str = field(default="", repr=False)
+    # Put before every key in the bucket ("hearth/"), so one bucket can serve several uses.
+    s3_key_prefix: str = field(
+        default="",
+        metadata=_check(_key_prefix, "letters, digits and /_.- (no leading /, no ..)"),
+    )
+    # Seconds a presigned GET URL of an S3 object stays valid; 0: the bucket is public-read
+    # and URLs are unsigned. SigV4 allows at most 7 days.
+    url_expires: int = field(default=3600,
+                             metadata=_check(lambda v: 0 <= v <= 7 * 86400,
+                                             "seconds from 0 to 604800"))
+
+    def __post_init__(self) -> None:
+        if self.backend == "s3":
+            missing = [name for name in ("s3_bucket", "s3_access_key", "s3_secret_key")
+                       if not getattr(self, name)]
+            if missing:
+                raise ConfigError(
+                    "storage.backend = \"s3\" needs "
+                    + ", ".join(f"storage.{name}" for name in missing)
+                )
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
@@ -325,6 +379,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
 
 def load_config(
