@@ -563,6 +563,9 @@ class LiveChannel(Channel):
     def handle_info(self, msg: Any, socket: Socket) -> Any:
         # A view's PubSub broadcasts are its own messages (handle_info), not pushes to relay.
         if type(msg) is In:
+            # What a crash report shows as the last message: the push and the event's name,
+            # never the values (a form's fields may be secrets).
+            self._last = In(msg.ref, msg.event, _summary(msg.payload))
             return self._handle_in(msg, socket)
         return self.handle_message(msg, socket)
 
@@ -607,6 +610,16 @@ class LiveChannel(Channel):
             info["path"] = live.match.path
             info["live_components"] = len(live.components.by_cid)
         return info
+
+
+def _summary(payload: Any) -> Any:
+    """A client push as logs may show it: its kind, its event and its target, no values."""
+    if not isinstance(payload, dict):
+        return "<payload>"
+    kept = {key: payload[key] for key in ("type", "event", "cid") if key in payload}
+    if "value" in payload:
+        kept["value"] = "<not shown>"
+    return kept
 
 
 async def _run_work(fn: Any, dirty: bool) -> Any:

@@ -13,7 +13,7 @@ class CounterLive(LiveView):
     template = Template("""
       <section class="counter">
         {flash_group(@flash)}
-        <h1>Count: <span id="count">{@count}</span></h1>
+        <h1 id="count">Count: {@count}</h1>
         <div class="counter-buttons">
           <button id="dec" phx-click="dec" aria-label="decrement">-</button>
           <button id="inc" phx-click="inc" aria-label="increment">+</button>
