@@ -20,7 +20,7 @@ touches a file or the network. The backends (:func:`storage_for`):
 Blocking work stays off the event loop: local file IO runs in threads
 (``asyncio.to_thread``), and so does botocore's reading of its service model when the S3
 client is first made. What botocore does on the loop is hashing what it signs: the SigV4
-digest of a body, at most one :data:`PART_SIZE` part of a file at a time (about 5 ms).
+digest of a bytes body whole, of a file one :data:`PART_SIZE` part at a time (about 5 ms).
 
 The S3 secret key never reaches a repr or a log line: ``StorageConfig`` leaves it out of its
 repr, :class:`S3Storage`'s repr names the endpoint and bucket only, and the key itself is
