@@ -2,8 +2,8 @@
 free ports of this machine's loopback, with one bucket and one identity (never anonymous).
 
 ``with seaweedfs(directory) as server:`` starts it, returns once its S3 endpoint answers a
-signed request for the bucket, and stops it at the end. Everything it writes (data, logs,
-sockets, its option file) stays under ``directory``; ``server.log`` is its output.
+signed request for the bucket, and stops it at the end. What it writes (data, logs, its
+option file, most sockets) stays under ``directory``; ``server.log`` is its output.
 """
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ def seaweedfs(directory: Path, bucket: str = "hearth") -> Iterator[SeaweedFS]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # The gRPC sockets of master and volume go to /tmp whatever the flags say.
+        for name in ("master", "volume"):
+            Path(f"/tmp/seaweedfs-{name}-grpc-{ports[f'{name}.port.grpc']}.sock").unlink(
+                missing_ok=True)
 
 
 def _free_port(held: ExitStack, also: int = 0) -> int:
