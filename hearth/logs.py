@@ -27,7 +27,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 CREDENTIAL_PARAMS = ("token", "access_token", "refresh_token", "id_token", "api_key",
                      "apikey", "key", "password", "secret", "code", "authToken", "csrf_token",
-                     "_csrf_token")
+                     "_csrf_token",
+                     # A presigned S3 URL (hearth.storage) is a credential until it expires.
+                     "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token")
 _NAMES = "|".join(map(re.escape, CREDENTIAL_PARAMS))
 _PARAM = re.compile(rf"(?i)([?&;](?:{_NAMES})=)[^&\s\"'#]*")
 _SCHEME = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")

@@ -50,3 +50,14 @@ def test_a_traceback_in_the_log_carries_no_credential() -> None:
     text = stream.getvalue()
     assert "Traceback" in text and "request failed" in text
     assert RESET not in text
+
+
+def test_a_presigned_s3_urls_signature_and_credential_are_redacted() -> None:
+    url = ("https://s3.example.com/bucket/photos/1.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           "&X-Amz-Credential=AKIDEXAMPLE%2F20261202%2Fus-east-1%2Fs3%2Faws4_request"
+           "&X-Amz-Expires=3600&X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c4")
+
+    clean = redact(f"redirected to {url}")
+
+    assert "AKIDEXAMPLE" not in clean and "5d672d79" not in clean
+    assert "X-Amz-Expires=3600" in clean  # not a secret
