@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import secrets
-from collections.abc import Awaitable
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -61,6 +63,8 @@ from .diff import Prints
 from .flash import FLASH_COOKIE, open_flash, seal_flash
 from .params import ParamsError, decode_form, target_path
 from .router import LiveRouter, Match, run_hooks
+from .upload_channel import UPLOAD_DONE, UPLOAD_ERROR, UPLOAD_JOIN, seal_entry
+from .uploads import Uploads, check_content, discard, register_entries
 from .view import (
     AsyncResult,
     AsyncWork,
@@ -99,6 +103,17 @@ class LiveContext:
     session_max_age: float
     max_event_bytes: int = MAX_EVENT_BYTES
     max_form_fields: int = MAX_FORM_FIELDS
+    services: Mapping[str, Any] = field(default_factory=dict)
+    """What the application hands every view, in ``mount``'s ``session`` (its storage)."""
+
+
+_views: dict[str, otp.Pid] = {}
+"""The connected views of this node by container id (an upload channel finds its view)."""
+
+
+def view_process(view_id: str) -> otp.Pid | None:
+    pid = _views.get(view_id)
+    return pid if pid is not None and otp.is_alive(pid) else None
 
 
 def new_view_id() -> str:
@@ -133,7 +148,9 @@ class LiveSocketHandler(SocketHandler):
 
     @property
     def channels(self) -> list[tuple[str, type[Channel]]]:  # type: ignore[override]
-        return [("lv:*", LiveChannel)]
+        from .upload_channel import UploadChannel
+
+        return [("lv:*", LiveChannel), ("lvu:*", UploadChannel)]
 
     async def connect(self, params: dict[str, str], info: ConnectInfo) -> dict[str, Any] | None:
         session = _cookie_session(self.ctx, info.headers.get("Cookie", ""))
@@ -213,7 +230,77 @@ class LiveChannel(Channel):
                 return Reply(True, socket)
             self.awaiting.append(from_)
             return NoReply(socket)
+        if isinstance(request, tuple) and request and request[0] == UPLOAD_JOIN:
+            return Reply(self._upload_join(request[1], request[2]), socket)
         return super().handle_call(request, from_, socket)
+
+    # -- uploads ----------------------------------------------------------------------------
+
+    def _upload_join(self, upload_ref: Any, entry_ref: Any) -> str:
+        """The temporary file of an entry whose upload channel joins, or why not."""
+        uploads = self.live.socket.assigns.get("uploads")
+        config = uploads.by_ref(upload_ref) if isinstance(uploads, Uploads) else None
+        entry = config.entry(entry_ref) if config is not None else None
+        if entry is None or not entry.preflighted or entry.cancelled or entry.errors:
+            return "disallowed"
+        if entry.path is not None:
+            return "already_registered"
+        fd, entry.path = tempfile.mkstemp(prefix="hearth-upload-")  # mode 0600
+        os.close(fd)
+        return entry.path
+
+    def _preflight(self, payload: dict[str, Any], socket: Socket) -> Any:
+        ctx: LiveContext = socket.assigns["live_context"]
+        lsocket = self.live.socket
+        ref = payload.get("ref")
+        config = register_entries(lsocket, ref, payload.get("entries") or []) \
+            if isinstance(ref, str) else None
+        if config is None:
+            return Reply(("error", {"reason": "no such upload"}), socket)
+        tokens_by_ref: dict[str, str] = {}
+        errors: dict[str, list[str]] = {}
+        allowed = config.max_entries
+        for entry in config.entries:
+            if entry.cancelled:
+                continue
+            if entry.errors or allowed == 0:
+                errors[entry.ref] = entry.errors or ["too_many_files"]
+                continue
+            allowed -= 1
+            entry.preflighted = True
+            tokens_by_ref[entry.ref] = seal_entry(
+                ctx.secret, lsocket.id, config.ref, entry.ref, entry.client_size,
+                config.max_file_size, socket.assigns.get("session_ref"), config.chunk_timeout)
+        lsocket.changed.add("uploads")
+        return {"ref": config.ref, "config": {
+            "chunk_size": config.chunk_size, "chunk_timeout": config.chunk_timeout,
+            "max_entries": config.max_entries, "max_file_size": config.max_file_size},
+            "entries": tokens_by_ref, "errors": errors}
+
+    def _upload_ended(self, msg: tuple[Any, ...]) -> None:
+        kind, upload_ref, entry_ref, detail = msg
+        uploads = self.live.socket.assigns.get("uploads")
+        config = uploads.by_ref(upload_ref) if isinstance(uploads, Uploads) else None
+        entry = config.entry(entry_ref) if config is not None else None
+        if entry is None:
+            return
+        if kind == UPLOAD_DONE:
+            entry.received = detail
+            entry.done = True
+            entry.progress = 100
+            check_content(entry)
+        else:
+            entry.errors.append(str(detail))
+            discard(entry)
+            entry.cancelled = False  # still listed, with its error, until cancelled
+        self.live.socket.changed.add("uploads")
+
+    def _discard_uploads(self) -> None:
+        uploads = self.live.socket.assigns.get("uploads") if hasattr(self, "live") else None
+        if isinstance(uploads, Uploads):
+            for config in uploads.all():
+                for entry in config.entries:
+                    discard(entry)
 
     @classmethod
     async def start_link(cls, *args: Any, name: Any = None, **kwargs: Any) -> otp.Pid | None:
@@ -267,7 +354,7 @@ class LiveChannel(Channel):
         if flash:
             lsocket.assigns["flash"] = flash
         self.live = _Live(match.route.view(), lsocket, match)
-        session = {"current_user": user}
+        session = {**ctx.services, "current_user": user}
         if not await run_hooks(match.session.on_mount, match.params, session, lsocket):
             return self._refused_join(ctx, lsocket)
         view = self.live.view
@@ -298,6 +385,14 @@ class LiveChannel(Channel):
                 reply["live_patch"] = {"to": nav.to, "kind": _kind(nav)}
         rendered = (await self._diff()) or {}
         reply["rendered"] = rendered
+        _views[view_id] = self.pid
+
+        def forget(_proc: Any, _reason: Any) -> None:
+            if _views.get(view_id) == self.pid:
+                del _views[view_id]
+            self._discard_uploads()  # whatever the exit, no temporary file stays
+
+        self._on_exit(forget)
         reply["liveview_version"] = LIVE_VERSION
         return Reply(reply, socket)
 
@@ -315,6 +410,17 @@ class LiveChannel(Channel):
             return await self._event(payload, socket)
         if event == "live_patch" and isinstance(payload, dict):
             return await self._live_patch(payload.get("url"), socket)
+        if event == "allow_upload" and isinstance(payload, dict):
+            answer = self._preflight(payload, socket)
+            if isinstance(answer, Reply):
+                return answer
+            diff = await self._diff()
+            if diff:
+                answer["diff"] = diff
+            return Reply(("ok", answer), socket)
+        if event == "progress" and isinstance(payload, dict):
+            self._progress(payload)
+            return Reply(("ok", await self._diff_reply()), socket)
         if event == "cids_will_destroy" and isinstance(payload, dict):
             self.live.components.will_destroy(list(payload.get("cids") or []))
             return Reply(("ok", {}), socket)
@@ -339,6 +445,10 @@ class LiveChannel(Channel):
                 params = decode_form(value, ctx.max_form_fields)
             except ParamsError as e:
                 return Reply(("error", {"reason": f"malformed form values: {e}"}), socket)
+            chosen = payload.get("uploads")
+            if isinstance(chosen, dict):
+                for upload_ref, entries in chosen.items():
+                    register_entries(live.socket, upload_ref, entries)
             meta = payload.get("meta")
             if isinstance(meta, dict):
                 params.update({k: v for k, v in meta.items() if k != "_target"})
@@ -358,6 +468,20 @@ class LiveChannel(Channel):
         live.socket = _socket_of(result, "handle_event", live.view)
         hook_reply = result.reply if type(result) is Reply else None
         return await self._after(socket, hook_reply)
+
+    def _progress(self, payload: dict[str, Any]) -> None:
+        uploads = self.live.socket.assigns.get("uploads")
+        config = uploads.by_ref(payload.get("ref")) if isinstance(uploads, Uploads) else None
+        entry = config.entry(payload.get("entry_ref")) if config is not None else None
+        progress = payload.get("progress")
+        if entry is None:
+            return
+        if isinstance(progress, dict) and "error" in progress:
+            entry.errors.append(str(progress["error"]))
+        elif isinstance(progress, int) and 0 <= progress <= 100 and not entry.done:
+            # 100 is the client's word; done is when the server has counted every byte.
+            entry.progress = min(progress, 99)
+        self.live.socket.changed.add("uploads")
 
     async def _component_event(self, cid: int, name: str, value: Any, socket: Socket) -> Any:
         instance = self.live.components.by_cid.get(cid)
@@ -578,6 +702,9 @@ class LiveChannel(Channel):
 
     async def _view_info(self, msg: Any, socket: Socket) -> Any:
         t = type(msg)
+        if t is tuple and msg and msg[0] in (UPLOAD_DONE, UPLOAD_ERROR):
+            self._upload_ended(msg)
+            return await self._pushed(socket)
         if t is _SendUpdate:
             instance = self.live.components.lookup(msg.cls, msg.id)
             if instance is not None:

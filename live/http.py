@@ -64,7 +64,7 @@ def _page(live_session: LiveSession, route: LiveRoute
         socket.assigns["live_action"] = route.action
         socket.assigns["current_user"] = user
         socket.assigns["flash"] = dict(take_flashes(request))
-        session = {"current_user": user}
+        session = {**ctx.services, "current_user": user}
         view = route.view()
         if await run_hooks(live_session.on_mount, match.params, session, socket):
             try:

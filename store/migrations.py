@@ -162,4 +162,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "profile photos, the first of them the avatar",
+        """
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            key TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX photos_user ON photos(user_id, id);
+        ALTER TABLE users ADD COLUMN avatar_url TEXT;
+        """,
+    ),
 ]

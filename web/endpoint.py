@@ -25,6 +25,7 @@ from contexts.accounts import Accounts
 from hearth.behaviours import implementation
 from hearth.config import Config
 from hearth.secrets import load_secret_key
+from hearth.storage import LOCAL_URL_PREFIX, LocalStorage, storage_for
 from live.channel import LiveContext
 from live.http import mount_live
 from live.router import LiveRouter
@@ -35,6 +36,7 @@ from .api import pipeline
 from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
 from .router import add_routes
 from .sockets import SocketMount, channel_limits, mount_socket
+from .uploads import serve_local
 
 __all__ = ["NAME", "SOCKET_PATH", "Endpoint", "build_app"]
 
@@ -65,8 +67,12 @@ def build_app(config: Config) -> web.Application:
                          (config.api.rate_limit, config.api.rate_limit_window))
     mount_socket(app, SOCKET_PATH, SocketMount(handler, limits, origins))
     router = implementation(config.live.router, "live.router", LiveRouter, None)
+    storage = storage_for(config)
     live = LiveContext(app[SECRET], router, config.auth.session_max_age,
-                       config.live.max_event_bytes, config.live.max_form_fields)
+                       config.live.max_event_bytes, config.live.max_form_fields,
+                       services={"storage": storage})
+    if isinstance(storage, LocalStorage):
+        app.router.add_get(LOCAL_URL_PREFIX + "{key:.+}", serve_local(storage))
     mount_live(app, live, limits, origins)
     return app
 

@@ -13,6 +13,7 @@ from .cart import CartLive
 from .counter import CounterLive
 from .hooks import assign_user, require_user
 from .posts import PostFormLive, PostLive, PostsLive
+from .profile import ProfileLive
 from .stats import StatsLive
 
 __all__ = ["ROUTER"]
@@ -22,6 +23,7 @@ ROUTER = LiveRouter([
     LiveSession("members", [
         live("/posts/new", PostFormLive, action="new"),
         live("/posts/{id}/edit", PostFormLive, action="edit"),
+        live("/profile/edit", ProfileLive),
     ], on_mount=[assign_user, require_user]),
     LiveSession("public", [
         live("/counter", CounterLive),
