@@ -23,6 +23,7 @@ error state and rejoins with a fresh mount; the crash report names the view and 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import os
@@ -121,12 +122,12 @@ def new_view_id() -> str:
 
 
 def seal_session(ctx: LiveContext, view_id: str, match: Match, session_ref: str | None,
-                 flash: dict[str, str] | None = None) -> str:
+                 flash: dict[str, str] | None = None, browser: str | None = None) -> str:
     """The ``data-phx-session`` token: the view, its container id, its live session, the
     browser session the page was rendered for, and the flash the page showed (the first
     connected mount shows it too)."""
     data: dict[str, Any] = {"id": view_id, "v": _view_name(match.route.view),
-                            "ls": match.session.name, "s": session_ref}
+                            "ls": match.session.name, "s": session_ref, "c": browser}
     if flash:
         data["f"] = flash
     return tokens.encrypt(ctx.secret, SALT, data, max_age=ctx.session_max_age)
@@ -163,11 +164,19 @@ class LiveSocketHandler(SocketHandler):
             session_ref = sessions.ref(session.token)
             user = await sessions.lookup(session.token)
         return {"live_context": self.ctx, "csrf_ok": csrf_ok, "session_ref": session_ref,
+                "browser_ref": browser_ref(session.csrf if session is not None else None),
                 "current_user": user, "user_id": user.id if user is not None else None}
 
     def id(self, assigns: dict[str, Any]) -> str | None:
         user_id = assigns.get("user_id")
         return f"users_socket:{user_id}" if user_id is not None else None
+
+
+def browser_ref(csrf: str | None) -> str | None:
+    """What names one browser's session, signed in or not, without being its CSRF token."""
+    if not csrf:
+        return None
+    return hashlib.sha256(b"live browser:" + csrf.encode()).hexdigest()[:32]
 
 
 def _cookie_session(ctx: LiveContext, header: str) -> web_session.Session | None:
@@ -270,7 +279,7 @@ class LiveChannel(Channel):
             entry.preflighted = True
             tokens_by_ref[entry.ref] = seal_entry(
                 ctx.secret, lsocket.id, config.ref, entry.ref, entry.client_size,
-                config.max_file_size, socket.assigns.get("session_ref"), config.chunk_timeout)
+                config.max_file_size, socket.assigns.get("browser_ref"), config.chunk_timeout)
         lsocket.changed.add("uploads")
         return {"ref": config.ref, "config": {
             "chunk_size": config.chunk_size, "chunk_timeout": config.chunk_timeout,
@@ -330,8 +339,8 @@ class LiveChannel(Channel):
             log.info("live join refused: a session token that does not open for %s", topic)
             return Error({"reason": "stale"})
         if not socket.assigns.get("csrf_ok") or data.get("s") != socket.assigns.get(
-                "session_ref"):
-            return Error({"reason": "stale"})
+                "session_ref") or data.get("c") != socket.assigns.get("browser_ref"):
+            return Error({"reason": "stale"})  # another browser's page, or another session
         navigating = isinstance(payload.get("redirect"), str)
         url = payload.get("redirect") if navigating else payload.get("url")
         match = ctx.router.match(url) if isinstance(url, str) else None

@@ -24,7 +24,14 @@ from contexts import sessions
 from web.session import SESSION, current_user, flash, take_flashes
 from web.sockets import SocketMount, mount_socket
 
-from .channel import LiveContext, LiveSocketHandler, _socket_of, new_view_id, seal_session
+from .channel import (
+    LiveContext,
+    LiveSocketHandler,
+    _socket_of,
+    browser_ref,
+    new_view_id,
+    seal_session,
+)
 from .components import Components, render_view
 from .diff import tree_to_html
 from .router import LiveRoute, LiveSession, run_hooks
@@ -87,7 +94,8 @@ def _page(live_session: LiveSession, route: LiveRoute
         html = tree_to_html(tree or {"s": [""]})
         browser = request[SESSION]
         session_ref = sessions.ref(browser.token) if browser.token else None
-        token = seal_session(ctx, view_id, match, session_ref, socket.assigns["flash"])
+        token = seal_session(ctx, view_id, match, session_ref, socket.assigns["flash"],
+                             browser_ref(browser.csrf_token()))
         container = Markup(
             f'<div id="{view_id}" data-phx-main data-phx-session="{escape(token)}" '
             f'data-phx-static="">{html}</div>'

@@ -1,13 +1,14 @@
 """The channel of one file being uploaded: topic ``lvu:<entry ref>`` (protocol.md §4.10).
 
-The client joins with the token the view's preflight gave for this entry. The token binds the
-view (its container id), the upload, the entry, the declared size, the size limit and the
-browser session; the view itself is asked too (the entry must be one it preflighted, not
-joined already), and it names the temporary file. Chunks come as binary pushes and are
-written as they come; the server counts the bytes: past the limit or the declared size the
-upload is refused (``file_size_limit_exceeded``) and the channel stops. No chunk for
-``chunk_timeout`` ms ends the upload too. The view learns each ending and owns the temporary
-file, which it removes when the entry is consumed or cancelled, or when it exits.
+The client joins with the token the view's preflight gave for this entry. The token binds
+the view (its container id), the upload, the entry, the declared size, the size limit and
+the browser (its session, signed in or not); the view itself is asked too (the entry must be
+one it preflighted, not joined already), and it names the temporary file. Chunks come as
+binary pushes and are written as they come; the server counts the bytes: past the limit or
+the declared size the upload is refused (``file_size_limit_exceeded``) and the channel
+stops. No chunk for ``chunk_timeout`` ms ends the upload too. The view learns each ending
+and owns the temporary file, which it removes when the entry is consumed or cancelled, or
+when it exits.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ log = logging.getLogger(__name__)
 
 
 def seal_entry(secret: bytes, view_id: str, upload_ref: str, entry_ref: str, size: int,
-               limit: int, session_ref: str | None, chunk_timeout: int) -> str:
+               limit: int, browser: str | None, chunk_timeout: int) -> str:
     """The token one entry's upload channel joins with."""
     data = {"v": view_id, "u": upload_ref, "e": entry_ref, "s": size, "m": limit,
-            "b": session_ref, "t": chunk_timeout}
+            "b": browser, "t": chunk_timeout}
     return tokens.encrypt(secret, SALT, data, max_age=MAX_AGE)
 
 
@@ -59,7 +60,7 @@ class UploadChannel(Channel):
         except tokens.TokenError:
             return Error({"reason": "invalid_token"})
         if not isinstance(data, dict) or data.get("e") != topic.removeprefix("lvu:") \
-                or data.get("b") != socket.assigns.get("session_ref"):
+                or data.get("b") != socket.assigns.get("browser_ref"):
             return Error({"reason": "invalid_token"})
         view = view_process(data["v"])
         if view is None:
