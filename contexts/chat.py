@@ -95,6 +95,8 @@ class ChatMessage:
     client_id: str | None = None
     # Found stored already under its client_id, by a retry (see post_message).
     replay: bool = field(default=False, compare=False)
+    author_avatar: str | None = None
+    """The author's avatar (contexts.photos), if they have one."""
 
     @property
     def inserted_at(self) -> str:
@@ -105,10 +107,12 @@ class ChatMessage:
 
     def to_json(self) -> dict[str, Any]:
         """The message as channels send it: ``author`` is ``None`` for a deleted account."""
-        author = (
+        author: dict[str, Any] | None = (
             None if self.user_id is None
             else {"id": self.user_id, "display_name": self.author_name}
         )
+        if author is not None and self.author_avatar is not None:
+            author["avatar_url"] = self.author_avatar
         shaped = {"id": self.id, "body": self.body, "author": author,
                   "inserted_at": self.inserted_at}
         if self.client_id is not None:
@@ -205,13 +209,15 @@ def _name_errors(name: str) -> list[str]:
 
 _MESSAGE = (
     "SELECT m.id, m.room_id, m.user_id, u.display_name AS author_name, m.body, m.created_at,"
-    " m.client_id FROM messages m LEFT JOIN users u ON u.id = m.user_id"
+    " m.client_id, u.avatar_url AS author_avatar FROM messages m"
+    " LEFT JOIN users u ON u.id = m.user_id"
 )
 
 
 def _message(row: Row) -> ChatMessage:
     return ChatMessage(row["id"], row["room_id"], row["user_id"], row["author_name"],
-                       row["body"], row["created_at"], row["client_id"])
+                       row["body"], row["created_at"], row["client_id"],
+                       author_avatar=row["author_avatar"])
 
 
 async def last_messages(room_id: int, limit: int = HISTORY, repo: Any = REPO) -> list[ChatMessage]:

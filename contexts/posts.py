@@ -76,11 +76,16 @@ class Post:
     updated_at: float
     published: bool = True
     likes: int = 0
+    author_avatar: str | None = None
+    """The author's avatar (contexts.photos), if they have one."""
 
     def to_json(self) -> dict[str, Any]:
+        author: dict[str, Any] = {"id": self.author_id, "display_name": self.author_name}
+        if self.author_avatar is not None:
+            author["avatar_url"] = self.author_avatar
         return {
             "id": self.id,
-            "author": {"id": self.author_id, "display_name": self.author_name},
+            "author": author,
             "title": self.title,
             "body": self.body,
             "published": self.published,
@@ -153,7 +158,7 @@ def _validate(title: Any, body: Any, published: Any = True) -> tuple[str, str]:
 
 _SELECT = (
     "SELECT p.id, p.author_id, u.display_name AS author_name, p.title, p.body,"
-    " p.created_at, p.updated_at, p.published, p.likes"
+    " p.created_at, p.updated_at, p.published, p.likes, u.avatar_url AS author_avatar"
     " FROM posts p JOIN users u ON u.id = p.author_id"
 )
 
@@ -162,6 +167,7 @@ def _post(row: Row) -> Post:
     return Post(
         row["id"], row["author_id"], row["author_name"], row["title"], row["body"],
         row["created_at"], row["updated_at"], bool(row["published"]), row["likes"],
+        row["author_avatar"],
     )
 
 

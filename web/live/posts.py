@@ -54,6 +54,7 @@ def _shown(post: Post | dict[str, Any]) -> dict[str, Any]:
     """A post as the templates read it, from the context's Post or a broadcast's JSON."""
     data = post.to_json() if isinstance(post, Post) else post
     return {"id": data["id"], "title": data["title"], "author": data["author"]["display_name"],
+            "avatar": data["author"].get("avatar_url"),
             "created_at": data["created_at"], "likes": data["likes"]}
 
 
@@ -67,7 +68,8 @@ class PostsLive(LiveView):
           <article :for={dom_id, post in @streams.posts} id={dom_id} class="post-summary">
             <h2><a href={f"/posts/{post['id']}"} data-phx-link="redirect"
                    data-phx-link-state="push">{post["title"]}</a></h2>
-            <p class="byline">by <span class="author">{post["author"]}</span>,
+            <p class="byline">by <img :if={post["avatar"]} class="avatar small"
+                 src={post["avatar"]} alt=""><span class="author">{post["author"]}</span>,
               <time datetime={isotime(post["created_at"])}>{isotime(post["created_at"])}</time>
               · <span class="likes">{post["likes"]} likes</span></p>
           </article>
@@ -101,7 +103,9 @@ class PostLive(LiveView):
         {flash_group(@flash)}
         <article class="post" id="post">
           <h1>{@post.title}</h1>
-          <p class="byline">by <span class="author">{@post.author_name}</span>,
+          <p class="byline">by <img :if={@post.author_avatar} class="avatar small"
+               src={@post.author_avatar} alt=""><span class="author"
+               >{@post.author_name}</span>,
             <time datetime={isotime(@post.created_at)}>{isotime(@post.created_at)}</time></p>
           <div class="post-body">{@post.body}</div>
         </article>

@@ -37,6 +37,13 @@ function messageItem(message) {
   const author = document.createElement("span");
   author.className = "author";
   author.textContent = message.author ? message.author.display_name : "[deleted]";
+  if (message.author && message.author.avatar_url) {
+    const avatar = document.createElement("img");
+    avatar.className = "avatar small";
+    avatar.alt = "";
+    avatar.src = message.author.avatar_url;
+    author.prepend(avatar);
+  }
   const time = document.createElement("time");
   time.dateTime = message.inserted_at;
   time.textContent = message.inserted_at;
