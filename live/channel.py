@@ -258,7 +258,7 @@ class LiveChannel(Channel):
         os.close(fd)
         return entry.path
 
-    def _preflight(self, payload: dict[str, Any], socket: Socket) -> Any:
+    async def _preflight(self, payload: dict[str, Any], socket: Socket) -> Any:
         ctx: LiveContext = socket.assigns["live_context"]
         lsocket = self.live.socket
         ref = payload.get("ref")
@@ -266,7 +266,7 @@ class LiveChannel(Channel):
             if isinstance(ref, str) else None
         if config is None:
             return Reply(("error", {"reason": "no such upload"}), socket)
-        tokens_by_ref: dict[str, str] = {}
+        tokens_by_ref: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         allowed = config.max_entries
         for entry in config.entries:
@@ -277,6 +277,14 @@ class LiveChannel(Channel):
                 continue
             allowed -= 1
             entry.preflighted = True
+            if config.external is not None:
+                meta = await _call(config.external(entry, lsocket))
+                if not isinstance(meta, dict) or not isinstance(meta.get("uploader"), str):
+                    raise TypeError(f"the external function of upload {config.name!r} "
+                                    f"returned {meta!r}, not a dict with an 'uploader'")
+                entry.meta = meta
+                tokens_by_ref[entry.ref] = meta
+                continue
             tokens_by_ref[entry.ref] = seal_entry(
                 ctx.secret, lsocket.id, config.ref, entry.ref, entry.client_size,
                 config.max_file_size, socket.assigns.get("browser_ref"), config.chunk_timeout)
@@ -420,7 +428,7 @@ class LiveChannel(Channel):
         if event == "live_patch" and isinstance(payload, dict):
             return await self._live_patch(payload.get("url"), socket)
         if event == "allow_upload" and isinstance(payload, dict):
-            answer = self._preflight(payload, socket)
+            answer = await self._preflight(payload, socket)
             if isinstance(answer, Reply):
                 return answer
             diff = await self._diff()
@@ -488,8 +496,11 @@ class LiveChannel(Channel):
         if isinstance(progress, dict) and "error" in progress:
             entry.errors.append(str(progress["error"]))
         elif isinstance(progress, int) and 0 <= progress <= 100 and not entry.done:
-            # 100 is the client's word; done is when the server has counted every byte.
-            entry.progress = min(progress, 99)
+            if entry.meta is not None:  # external: the client's word is all there is
+                entry.progress = progress
+                entry.done = progress == 100
+            else:  # done is when the server has counted every byte
+                entry.progress = min(progress, 99)
         self.live.socket.changed.add("uploads")
 
     async def _component_event(self, cid: int, name: str, value: Any, socket: Socket) -> Any:

@@ -35,6 +35,7 @@ __all__ = [
     "allow_upload",
     "cancel_upload",
     "consume_uploaded_entries",
+    "content_matches",
     "live_file_input",
     "live_img_preview",
     "upload_errors",
@@ -75,6 +76,8 @@ class UploadEntry:
     path: str | None = None
     """The temporary file its chunks are written to (by its upload channel)."""
     received: int = 0
+    meta: dict[str, Any] | None = None
+    """For an external upload: what the ``external`` function gave its client uploader."""
 
     @property
     def valid(self) -> bool:
@@ -97,6 +100,7 @@ class UploadConfig:
     chunk_size: int
     chunk_timeout: int
     auto_upload: bool
+    external: Callable[[UploadEntry, LiveSocket], Any] | None = None
     entries: list[UploadEntry] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -146,9 +150,17 @@ def _uploads(socket: LiveSocket) -> Uploads:
 def allow_upload(socket: LiveSocket, name: str, *, accept: Iterable[str] | str = "any",
                  max_entries: int = 1, max_file_size: int = MAX_FILE_SIZE,
                  chunk_size: int = CHUNK_SIZE, chunk_timeout: int = CHUNK_TIMEOUT,
-                 auto_upload: bool = False) -> LiveSocket:
+                 auto_upload: bool = False,
+                 external: Callable[[UploadEntry, LiveSocket], Any] | None = None
+                 ) -> LiveSocket:
     """Let the page upload files as ``name``; ``accept`` is extensions (``".png"``), types
-    (``"image/png"``, ``"image/*"``) or ``"any"``; sizes in bytes, timeout in ms."""
+    (``"image/png"``, ``"image/*"``) or ``"any"``; sizes in bytes, timeout in ms.
+
+    ``external(entry, socket)`` (plain or async) makes the upload go straight from the
+    browser to where the file is kept: it returns what the page's client uploader needs
+    (``{"uploader": "S3", "url": ..., "fields": ...}``, a presigned POST whose policy limits
+    the key, the type and the size), and the bytes never cross this server; the consumer then
+    gets that dict, and should check the object arrived."""
     if max_entries < 1 or max_file_size < 1 or chunk_size < 1 or chunk_timeout < 1:
         raise ValueError("allow_upload: max_entries, max_file_size, chunk_size and "
                          "chunk_timeout must be at least 1")
@@ -156,7 +168,7 @@ def allow_upload(socket: LiveSocket, name: str, *, accept: Iterable[str] | str =
     uploads = _uploads(socket)
     uploads._by_name[name] = UploadConfig(
         name, "phx-" + secrets.token_urlsafe(9), accepted, max_entries, max_file_size,
-        chunk_size, chunk_timeout, auto_upload)
+        chunk_size, chunk_timeout, auto_upload, external)
     socket.changed.add("uploads")
     return socket
 
@@ -225,13 +237,19 @@ def uploaded_entries(socket: LiveSocket, name: str) -> tuple[list[UploadEntry],
 
 def check_content(entry: UploadEntry) -> None:
     """For an image type, the file's first bytes must be that type's: a name is a claim."""
-    prefixes = _MAGIC.get(entry.extension)
-    if prefixes is None or entry.path is None:
+    if entry.path is None:
         return
     with open(entry.path, "rb") as f:
         head = f.read(16)
-    if not any(head.startswith(p) for p in prefixes):
+    if not content_matches(entry.client_name, head):
         entry.errors.append("not_accepted")
+
+
+def content_matches(name: str, head: bytes) -> bool:
+    """Whether ``head``, a file's first bytes, is what ``name``'s image extension claims
+    (names of other types are not checked)."""
+    prefixes = _MAGIC.get(os.path.splitext(name)[1].lower())
+    return prefixes is None or any(head.startswith(p) for p in prefixes)
 
 
 async def consume_uploaded_entries(socket: LiveSocket, name: str,
@@ -243,9 +261,14 @@ async def consume_uploaded_entries(socket: LiveSocket, name: str,
     config = getattr(_uploads(socket), name)
     results = []
     for entry in [e for e in config.entries if e.done]:
-        if entry.valid and entry.path is not None:
-            result = fn({"path": entry.path, "type": _TYPES.get(entry.extension,
-                                                                entry.client_type)}, entry)
+        meta: dict[str, Any] | None = None
+        if entry.valid and entry.meta is not None:
+            meta = {**entry.meta, "external": True}
+        elif entry.valid and entry.path is not None:
+            meta = {"path": entry.path}
+        if meta is not None:
+            meta["type"] = _TYPES.get(entry.extension, entry.client_type)
+            result = fn(meta, entry)
             if hasattr(result, "__await__"):
                 result = await result
             results.append(result)

@@ -12,13 +12,15 @@ import secrets
 from typing import Any
 
 from contexts import photos
-from hearth.storage import Storage
+from hearth.storage import ObjectNotFound, S3Storage, Storage
 from live import LiveSocket, LiveView, NoReply, Ok, Template, assign, put_flash
 from live.uploads import (
     ERROR_TEXT,
+    UploadEntry,
     allow_upload,
     cancel_upload,
     consume_uploaded_entries,
+    content_matches,
     live_file_input,
     live_img_preview,
     upload_errors,
@@ -30,6 +32,11 @@ __all__ = ["MAX_PHOTOS", "ProfileLive"]
 
 MAX_PHOTOS = 5
 MAX_BYTES = 10_000_000
+_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+
+def _key(user_id: int, extension: str) -> str:
+    return f"photos/{user_id}/{secrets.token_hex(8)}{extension}"
 
 
 class ProfileLive(LiveView):
@@ -73,9 +80,19 @@ class ProfileLive(LiveView):
     async def mount(self, params: dict[str, Any], session: dict[str, Any],
                     socket: LiveSocket) -> Any:
         user = session["current_user"]
-        socket.private["storage"] = session["storage"]  # [storage] backend, from the node
+        storage: Storage = session["storage"]  # [storage] backend, from the node
+        socket.private["storage"] = storage
+
+        async def direct(entry: UploadEntry, _socket: LiveSocket) -> dict[str, Any]:
+            key = _key(user.id, entry.extension)
+            post = await storage.presign_upload(key, _TYPES[entry.extension], MAX_BYTES,
+                                                expires=600)
+            return {"uploader": "S3", "key": key, **post}
+
+        # S3 takes the files straight from the browser; local storage over the socket.
         allow_upload(socket, "photos", accept=[".jpg", ".jpeg", ".png"],
-                     max_entries=MAX_PHOTOS, max_file_size=MAX_BYTES)
+                     max_entries=MAX_PHOTOS, max_file_size=MAX_BYTES,
+                     external=direct if isinstance(storage, S3Storage) else None)
         return Ok(assign(socket, page_title="Your photos", saved=await photos.list_photos(
             user.id), avatar=await photos.avatar_url(user.id)))
 
@@ -92,12 +109,28 @@ class ProfileLive(LiveView):
         user = socket.assigns["current_user"]
         storage: Storage = socket.private["storage"]
 
-        async def store(meta: dict[str, Any], entry: Any) -> tuple[str, str]:
-            key = f"photos/{user.id}/{secrets.token_hex(8)}{entry.extension}"
+        refused: list[str] = []
+
+        async def store(meta: dict[str, Any], entry: Any) -> tuple[str, str] | None:
+            if meta.get("external"):  # in the bucket already, if the browser sent it
+                key = meta["key"]
+                try:
+                    head = (await storage.get(key))[:16]
+                except ObjectNotFound:
+                    refused.append(f"{entry.client_name} never arrived")
+                    return None
+                if not content_matches(entry.client_name, head):
+                    await storage.delete(key)
+                    refused.append(f"{entry.client_name} is not the image it says")
+                    return None
+                return key, await storage.url(key)
+            key = _key(user.id, entry.extension)
             await storage.put(key, meta["path"], meta["type"])
             return key, await storage.url(key)
 
-        stored = await consume_uploaded_entries(socket, "photos", store)
+        stored = [s for s in await consume_uploaded_entries(socket, "photos", store) if s]
+        if refused:
+            put_flash(socket, "error", "; ".join(refused) + ".")
         if stored:
             await photos.add_photos(user.id, stored)
             put_flash(socket, "info", f"{len(stored)} photo(s) saved.")
