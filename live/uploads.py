@@ -35,6 +35,7 @@ __all__ = [
     "allow_upload",
     "cancel_upload",
     "consume_uploaded_entries",
+    "consume_uploaded_entry",
     "content_matches",
     "live_file_input",
     "live_img_preview",
@@ -277,6 +278,22 @@ async def consume_uploaded_entries(socket: LiveSocket, name: str,
     _recount(config)
     socket.changed.add("uploads")
     return results
+
+
+async def consume_uploaded_entry(socket: LiveSocket, entry: UploadEntry,
+                                 fn: Callable[[dict[str, Any], UploadEntry], Any]) -> Any:
+    """:func:`consume_uploaded_entries` for one finished entry; its result."""
+    config = next(c for c in _uploads(socket).all() if entry in c.entries)
+    if not entry.done:
+        raise ValueError(f"{entry.client_name} has not finished uploading")
+    others = [e for e in config.entries if e is not entry]
+    config.entries = [entry]
+    try:
+        results = await consume_uploaded_entries(socket, config.name, fn)
+    finally:
+        config.entries = others + config.entries
+    _recount(config)
+    return results[0] if results else None
 
 
 def upload_errors(config: UploadConfig, entry: UploadEntry | None = None) -> list[str]:

@@ -195,3 +195,21 @@ async def _until_gone(names: set[str]) -> None:
     while names & set(os.listdir(tmp_dir())):
         assert loop.time() < deadline, f"still there: {names & set(os.listdir(tmp_dir()))}"
         await asyncio.sleep(0.01)  # polling the disk: there is no event to wait on
+
+
+async def test_consume_uploaded_entry_takes_one_and_leaves_the_rest(conn: Conn) -> None:
+    from live.testing._functions import _process_of  # the view's process, in this node
+    from live.uploads import consume_uploaded_entry
+
+    view, _ = await live(conn, "/docs")
+    answer = await choose(view, ("a.png", len(PNG)), ("b.png", len(PNG)))
+    for ref in ("0", "1"):
+        await send(view, answer["entries"][ref], ref, PNG)
+    await view.wait_for(lambda _html: "done" in view.element("#e-1").text)
+    socket = _process_of(view).live.socket
+    first = socket.assigns["uploads"].docs.entries[0]
+
+    path = await consume_uploaded_entry(socket, first, lambda meta, entry: meta["path"])
+
+    assert os.path.basename(path) not in os.listdir(os.path.dirname(path))  # removed
+    assert [e.client_name for e in socket.assigns["uploads"].docs.entries] == ["b.png"]
