@@ -494,7 +494,9 @@ class LiveChannel(Channel):
         if entry is None:
             return
         if isinstance(progress, dict) and "error" in progress:
-            entry.errors.append(str(progress["error"]))
+            reason = str(progress["error"])
+            if reason not in entry.errors:  # the upload channel may have said it already
+                entry.errors.append(reason)
         elif isinstance(progress, int) and 0 <= progress <= 100 and not entry.done:
             if entry.meta is not None:  # external: the client's word is all there is
                 entry.progress = progress

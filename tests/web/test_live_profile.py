@@ -288,3 +288,14 @@ async def test_with_s3_storage_the_photos_land_in_the_bucket_listed_with_presign
             async with browser.get(photo.url) as answer:  # the presigned URL, as a browser
                 assert answer.status == 200
                 assert await answer.read() == content
+
+
+async def test_more_bytes_than_declared_are_refused_and_said_once(conn: Conn) -> None:
+    await signed_in(conn)
+    view, _ = await live(conn, "/profile/edit")
+    upload = file_input(view, "#photos-form", "photos", [image("a.png", png(300), size=100)])
+
+    with pytest.raises(UploadRefused):
+        await render_upload(upload, "a.png")
+
+    assert entries(view) == [("a.png", "0", "The file is larger than it said.")]

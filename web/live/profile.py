@@ -56,7 +56,7 @@ class ProfileLive(LiveView):
           <ul class="entries">
             <li :for={entry in @uploads.photos.entries} :key={entry.ref}
                 id={f"entry-{entry.ref}"}>
-              {live_img_preview(entry, width="72")}
+              {live_img_preview(entry, width="72") if entry.valid else ""}
               <span class="name">{entry.client_name}</span>
               <progress value={entry.progress} max="100">{entry.progress}%</progress>
               <button type="button" phx-click="cancel" phx-value-ref={entry.ref}
