@@ -1,6 +1,6 @@
 """Live pages: Hearth's ``/counter`` beside pyview's, in one run.
 
-Run: ``.venv/bin/python bench/live.py`` (about two and a half minutes; ``--quick`` for 1,000
+Run: ``.venv/bin/python bench/live.py`` (about three minutes; ``--quick`` for 1,000
 views and one short click window, its report and plot going to a temporary folder instead of
 BENCHMARKS.md and bench/plots/).
 
@@ -47,6 +47,27 @@ And Hearth alone, in this process, the rounds of the two sizes taking turns:
   component's own event, in CPU time, and the bytes of its diff and reply frame.
   ``--in-process`` runs only these two and prints them.
 
+Then uploads (issue 16), once the two counter servers are stopped, with the same load
+generator; a file of 50,000,000 random bytes:
+
+- **upload throughput**: the file sent over the live socket to ``/bench/upload``
+  (``bench/peers/hearth_uploads.py``: ``/profile/edit`` without the sign-in, any file up to
+  64 MB, the default chunk size of 64,000 bytes) on ``hearth serve`` started as above with
+  its live routes from that module (``[live] router``) and ``[channels]`` ``event_rate`` and
+  ``event_burst`` lifted, against one multipart ``POST`` of it to a bare aiohttp handler that
+  writes it to disk (``bench/peers/aiohttp_upload.py``), 5 runs each (``--quick``: 1) after
+  one dropped, the servers taking turns: MB/s, the server's CPU per upload. A live upload is
+  what phoenix_live_view's client sends (:class:`UploadTab`): the form's change event with
+  ``uploads``, the ``allow_upload`` preflight, ``phx_join`` of ``lvu:0`` with the entry's
+  token, binary ``chunk`` pushes one at a time, a ``progress`` push after each chunk that
+  raises the whole percent, then the submit, whose reply says the bytes the server counted;
+- **RSS with five uploads at once**: the server's VmRSS read every 10 ms while five such
+  uploads run, each from its own tab, against its RSS idle just before, for both servers;
+  held to 10 times the chunk size times five;
+- **as shipped**: one upload of ``/profile/edit``'s largest file (10 MB) and one of 50 MB to
+  Hearth with ``[channels]`` as shipped (the socket's event rate); taken, or the chunk where
+  it was refused. ``--uploads`` runs only these and prints them.
+
 The run writes the generated part of BENCHMARKS.md's "Live pages" section (between its
 markers, nothing else), ``bench/plots/live.png``, and ends with one machine-readable summary
 line.
@@ -75,7 +96,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 # The project first: ``live`` is its package, not this file.
@@ -91,6 +112,7 @@ from live.channel import new_view_id
 from live.components import Components, LiveComponent, live_component, render_view
 from live.diff import render
 from web.live.posts import PostsLive
+from web.live.profile import MAX_BYTES as PROFILE_MAX_BYTES
 
 # isort: split
 # After the project's imports: run_all puts bench/ (where this file is) first on sys.path.
@@ -99,6 +121,7 @@ from run_all import PEERS_PYTHON, PEERS_VENV, cpu_seconds, ensure_peers_venv, fr
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 HEARTH = os.path.join(ROOT, ".venv", "bin", "hearth")
+PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 PEERS = os.path.join(BENCH, "peers")
 LIVE_REQUIREMENTS = os.path.join(PEERS, "requirements-live.txt")
 PLOTS = os.path.join(BENCH, "plots")
@@ -142,7 +165,27 @@ bcrypt_cost = 4
 seed = false
 """
 
-KINDS = {"hearth": "Hearth", "pyview": "pyview"}
+UPLOAD_PATH = "/bench/upload"
+UPLOAD_REF = re.compile(r'data-phx-upload-ref=\\"([^"\\]+)\\"')
+"""The upload's ref in a join reply's JSON (the rendered file input's attribute)."""
+UPLOAD_BYTES = 50_000_000
+UPLOADS_AT_ONCE = 5
+UPLOAD_ROUNDS = 5
+GOAL_UPLOAD_RSS = 10  # the growth with five uploads at most this many chunks per upload
+
+UPLOAD_CONFIG = """
+[live]
+router = "hearth_uploads:ROUTER"
+"""
+UNLIMITED = """
+[channels]
+event_rate = 1000000.0
+event_burst = 1000000
+"""
+"""The socket's event rate lifted: as shipped (50 a second, bursts of 200) it refuses a large
+upload's chunks; see ``shipped`` in :func:`uploads`."""
+
+KINDS = {"hearth": "Hearth", "pyview": "pyview", "aiohttp": "aiohttp"}
 
 
 # -- the load generator (worker processes) -------------------------------------------------------
@@ -241,6 +284,159 @@ class View:
             await self.http.close()
 
 
+class UploadTab:
+    """One browser tab on the upload page sending one file, as phoenix_live_view's client
+    does: the form's change event names the file, ``allow_upload`` gives it a token,
+    ``lvu:0`` is joined with it, the file goes as binary ``chunk`` pushes of the preflight's
+    ``chunk_size`` (one in flight, the next once the last is acknowledged), each chunk that
+    raises the whole percent is followed by a ``progress`` push on the view's topic (not
+    waited for, as the client does not), and the form's submit ends it."""
+
+    def __init__(self) -> None:
+        self.ws: Any = None
+        self.ref = 0
+        self.replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    _join_ref, ref, topic, event, payload = orjson.loads(msg.data)
+                    waiting = self.replies.pop(ref, None) if event == "phx_reply" else None
+                    if waiting is not None and not waiting.done():
+                        waiting.set_result(payload)
+                    elif event == "phx_error":  # a channel crashed: nothing will answer
+                        self.fail(ConnectionError(f"{topic} crashed"))
+        finally:
+            self.fail(ConnectionError("the upload's socket closed"))
+
+    def fail(self, error: Exception) -> None:
+        """Every push still waiting for its reply gets ``error`` (and a ``progress`` push
+        nobody awaits after a refusal says nothing about it: ``exception()`` marks it seen)."""
+        for waiting in self.replies.values():
+            if not waiting.done():
+                waiting.set_exception(error)
+                waiting.exception()
+
+    async def send(self, join_ref: str | None, topic: str, event: str,
+                   payload: Any) -> asyncio.Future[dict[str, Any]]:
+        """One push (a binary frame for bytes: protocol.md §1.2); its reply, to wait for.
+        ``join_ref`` None: the push is a join, its own ref the channel's join ref."""
+        self.ref += 1
+        ref = str(self.ref)
+        join_ref = ref if join_ref is None else join_ref
+        waiting = self.replies[ref] = asyncio.get_running_loop().create_future()
+        if isinstance(payload, bytes):
+            parts = [s.encode() for s in (join_ref, ref, topic, event)]
+            await self.ws.send_bytes(bytes((0, *map(len, parts))) + b"".join(parts) + payload)
+        else:
+            await self.ws.send_str(orjson.dumps([join_ref, ref, topic, event,
+                                                 payload]).decode())
+        return waiting
+
+    async def call(self, join_ref: str | None, topic: str, event: str,
+                   payload: Any) -> dict[str, Any]:
+        """One push and its reply's response; an error reply raises."""
+        reply = await asyncio.wait_for(await self.send(join_ref, topic, event, payload), 60)
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"{event} on {topic}: {reply}"[:300])
+        response: dict[str, Any] = reply.get("response") or {}
+        return response
+
+    async def upload(self, connector: Any, base: str, path: str, size: int) -> dict[str, Any]:
+        """The file at ``path`` (``size`` bytes) sent; its timings, or where it was refused
+        (``refused``: the chunk, the chunks it needed, the server's reason)."""
+        async with aiohttp.ClientSession(connector=connector, connector_owner=False,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(base + UPLOAD_PATH) as r:
+                text = await r.text()
+                if r.status != 200:
+                    raise RuntimeError(f"GET {UPLOAD_PATH}: {r.status}")
+            csrf, view_id, session = page_info(text)
+            self.ws = await http.ws_connect(
+                base + "/live/websocket", params={"_csrf_token": csrf, "vsn": "2.0.0"},
+                compress=0, autoping=True, max_msg_size=0)
+            reader = asyncio.get_running_loop().create_task(self.read())
+            try:
+                return await self._upload(base, view_id, csrf, session, path, size)
+            finally:
+                await self.ws.close()
+                await asyncio.gather(reader, return_exceptions=True)
+
+    async def _upload(self, base: str, view_id: str, csrf: str, session: str, path: str,
+                      size: int) -> dict[str, Any]:
+        lv = f"lv:{view_id}"
+        joined = await self.call(None, lv, "phx_join", {
+            "url": base + UPLOAD_PATH, "params": {"_csrf_token": csrf, "_mounts": 0},
+            "session": session, "static": None})
+        lv_ref = str(self.ref)
+        found = UPLOAD_REF.search(orjson.dumps(joined).decode())
+        if found is None:
+            raise RuntimeError("the joined page has no live file input")
+        upload_ref = found.group(1)
+        entry = {"path": "file", "ref": "0", "name": "bench.bin", "relative_path": "",
+                 "type": "application/octet-stream", "size": size, "last_modified": 1}
+        t0 = time.perf_counter()
+        await self.call(lv_ref, lv, "event", {
+            "type": "form", "event": "validate", "value": "", "meta": {"_target": "file"},
+            "uploads": {upload_ref: [entry]}})
+        preflight = await self.call(lv_ref, lv, "allow_upload",
+                                    {"ref": upload_ref, "entries": [entry]})
+        if "0" not in preflight.get("entries", {}):
+            raise RuntimeError(f"the preflight refused the file: {preflight}"[:300])
+        chunk_size = preflight["config"]["chunk_size"]
+        await self.call(None, "lvu:0", "phx_join", {"token": preflight["entries"]["0"]})
+        lvu_ref = str(self.ref)
+        t1 = time.perf_counter()
+        sent = percent = chunks = 0
+        progress = []
+        # Read as a browser reads a file's slices: here from the page cache, the client's
+        # cost kept as small as it can be.
+        with open(path, "rb") as f:  # noqa: ASYNC230
+            while data := f.read(chunk_size):
+                reply = await asyncio.wait_for(
+                    await self.send(lvu_ref, "lvu:0", "chunk", data), 60)
+                if reply.get("status") != "ok":
+                    return {"bytes": size, "refused": {
+                        "chunk": chunks + 1, "chunks": -(-size // chunk_size),
+                        "chunk_size": chunk_size, "reply": reply.get("response")}}
+                sent += len(data)
+                chunks += 1
+                if sent * 100 // size > percent:
+                    percent = sent * 100 // size
+                    progress.append(await self.send(lv_ref, lv, "progress", {
+                        "event": None, "ref": upload_ref, "entry_ref": "0",
+                        "progress": percent}))
+        t2 = time.perf_counter()
+        for reply in await asyncio.wait_for(asyncio.gather(*progress), 60):
+            if reply.get("status") != "ok":
+                raise RuntimeError(f"progress: {reply}"[:300])
+        saved = await self.call(lv_ref, lv, "event",
+                                {"type": "form", "event": "save", "value": ""})
+        took = time.perf_counter() - t0
+        counted = saved.get("diff", {}).get("r", {}).get("saved")
+        if counted != [size]:
+            raise RuntimeError(f"the submit consumed {counted!r}, not one file of {size} bytes")
+        return {"bytes": size, "seconds": took, "chunk_seconds": t2 - t1, "chunks": chunks,
+                "chunk_size": chunk_size, "progress_pushes": len(progress)}
+
+
+async def plain_upload(connector: Any, base: str, path: str, size: int) -> dict[str, Any]:
+    """The same file as one multipart ``POST`` to the bare aiohttp handler."""
+    async with aiohttp.ClientSession(connector=connector, connector_owner=False) as http:
+        with open(path, "rb") as f:  # noqa: ASYNC230 (aiohttp reads it on its executor)
+            form = aiohttp.FormData()
+            form.add_field("file", f, filename="bench.bin",
+                           content_type="application/octet-stream")
+            t0 = time.perf_counter()
+            async with http.post(base + "/upload", data=form) as r:
+                answer = await r.json()
+            took = time.perf_counter() - t0
+    if r.status != 200 or answer.get("size") != size:
+        raise RuntimeError(f"POST /upload: {r.status} {answer}"[:300])
+    return {"bytes": size, "seconds": took}
+
+
 class Worker:
     """A load-generator process: the views it holds per server, its commands on a pipe."""
 
@@ -329,6 +525,27 @@ class Worker:
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         return ("clicked", got[0], got[1], lat.tobytes(), errors[:3], len(errors), cpu)
+
+    async def cmd_upload(self, kind: str, base: str, path: str, size: int, count: int
+                         ) -> tuple[Any, ...]:
+        """``count`` uploads of the file at ``path`` at once, each from a tab of its own: over
+        the live socket (``hearth``) or as one multipart ``POST`` (``aiohttp``)."""
+        errors: list[str] = []
+
+        async def one() -> dict[str, Any] | None:
+            try:
+                if kind == "aiohttp":
+                    return await plain_upload(self.connector, base, path, size)
+                return await UploadTab().upload(self.connector, base, path, size)
+            except Exception as e:  # counted and shown: a failed upload is a figure
+                errors.append(f"{type(e).__name__}: {e}"[:300])
+                return None
+
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        done = await asyncio.gather(*(one() for _ in range(count)))
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        return ("uploaded", [d for d in done if d is not None], errors[:3], len(errors), cpu)
 
     async def heartbeats(self) -> None:
         while True:
@@ -468,15 +685,18 @@ class Hearth(Server):
 
     key = "hearth"
 
-    def __init__(self, tmp: str) -> None:
+    def __init__(self, tmp: str, extra: str = "", env: dict[str, str] | None = None) -> None:
+        """``extra`` is added to the config; ``env`` to the environment it inherits."""
         super().__init__()
         port = free_port()
         config = os.path.join(tmp, "config.toml")
         with open(config, "w") as f:
-            f.write(CONFIG.format(host=HOST, port=port, db=os.path.join(tmp, "hearth.db")))
+            f.write(CONFIG.format(host=HOST, port=port, db=os.path.join(tmp, "hearth.db"))
+                    + extra)
         self.log = open(os.path.join(tmp, "hearth.log"), "w+")  # noqa: SIM115
         self.proc = subprocess.Popen([HEARTH, "serve", "--config", config], stdout=self.log,
-                                     stderr=subprocess.STDOUT, cwd=tmp)
+                                     stderr=subprocess.STDOUT, cwd=tmp,
+                                     env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
         self.base = f"http://{HOST}:{port}"
         deadline = time.monotonic() + 60
@@ -526,13 +746,56 @@ class Pyview(Server):
         self.base = f"http://{HOST}:{info['port']}"
 
     def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_by_stdin(self.proc)
+
+
+def stop_by_stdin(proc: subprocess.Popen[Any]) -> None:
+    """Close a peer server's stdin, which stops it; killed if still there in 10 s."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class HearthUploads(Hearth):
+    """``hearth serve`` as :class:`Hearth`, its live routes ``bench/peers/hearth_uploads.py``'s
+    (``/bench/upload``), its temporary files in ``<tmp>/spool``, and with ``unlimited`` the
+    socket's event rate lifted (:data:`UNLIMITED`)."""
+
+    def __init__(self, tmp: str, unlimited: bool = True) -> None:
+        self.spool = os.path.join(tmp, "spool")
+        os.makedirs(self.spool)
+        path = os.pathsep.join(p for p in (PEERS, os.environ.get("PYTHONPATH")) if p)
+        super().__init__(tmp, UPLOAD_CONFIG + (UNLIMITED if unlimited else ""),
+                         {"PYTHONPATH": path, "TMPDIR": self.spool})
+
+
+class PlainUpload(Server):
+    """``bench/peers/aiohttp_upload.py`` on the project's Python, writing to ``<tmp>/spool``;
+    stops when its stdin closes."""
+
+    key = "aiohttp"
+
+    def __init__(self, tmp: str) -> None:
+        super().__init__()
+        self.spool = os.path.join(tmp, "spool")
+        os.makedirs(self.spool)
+        self.proc = subprocess.Popen(
+            [PYTHON, os.path.join(PEERS, "aiohttp_upload.py"), HOST, str(free_port()),
+             self.spool], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("live: the aiohttp upload server did not start")
+        info = json.loads(line)
+        self.pid = info["pid"]
+        self.base = f"http://{HOST}:{info['port']}"
+
+    def stop(self) -> None:
+        stop_by_stdin(self.proc)
 
 
 def ensure_pyview() -> None:
@@ -676,15 +939,134 @@ def clicks(load: Load, servers: list[Server], windows: int, seconds: float,
         }
 
 
+# -- uploads ---------------------------------------------------------------------------------
+
+
+def upload_file(tmp: str, size: int) -> str:
+    """``size`` random bytes (nothing compresses or dedups them) in a file to send."""
+    path = os.path.join(tmp, f"bench-{size}.bin")
+    with open(path, "wb") as f:
+        for at in range(0, size, 1_000_000):
+            f.write(os.urandom(min(1_000_000, size - at)))
+    return path
+
+
+def empty(spool: str) -> None:
+    for name in os.listdir(spool):
+        os.unlink(os.path.join(spool, name))
+
+
+def upload_round(load: Load, s: Server, path: str, size: int, shares: list[int]
+                 ) -> dict[str, Any]:
+    """The uploads ``shares`` gives each worker, at once, of the ``size`` bytes at ``path``
+    to ``s``: those done and those refused, the server's highest RSS meanwhile (KB, read
+    every 10 ms), its CPU seconds and the load generator's, the wall time, the first errors
+    and how many failed."""
+    cpu0 = s.cpu()
+    t0 = time.perf_counter()
+    for pipe, count in zip(load.pipes, shares, strict=True):
+        pipe.send(("upload", s.key, s.base, path, size, count))
+    peak = s.rss_kb()
+    pending = list(load.pipes)
+    got: list[tuple[Any, ...]] = []
+    while pending:
+        peak = max(peak, s.rss_kb())
+        ready = wait(pending, 0.01)
+        for pipe in [p for p in pending if p in ready]:
+            got.append(pipe.recv())
+            pending.remove(pipe)
+    took = time.perf_counter() - t0
+    cpu = s.cpu() - cpu0
+    results = [d for g in got for d in g[1]]
+    refused = [d["refused"] for d in results if "refused" in d]
+    errors = [f"refused at chunk {r['chunk']} of {r['chunks']}: {r['reply']}" for r in refused]
+    errors += [e for g in got for e in g[2]]
+    return {"done": [d for d in results if "refused" not in d], "refused": refused,
+            "peak_kb": peak, "server_cpu_s": cpu, "client_cpu_s": sum(g[4] for g in got),
+            "seconds": took, "errors": errors[:3],
+            "failed": len(refused) + sum(g[3] for g in got)}
+
+
+def uploads(load: Load, tmp: str, rounds: int) -> dict[str, Any]:
+    """The upload figures: a file of ``/profile/edit``'s largest size and one of 50 MB sent
+    to Hearth as shipped (are they taken?); then 50 MB to each upload server in turn,
+    ``rounds`` times after one dropped; then UPLOADS_AT_ONCE at once to each, the server's
+    RSS read meanwhile."""
+    os.makedirs(tmp)
+    path = upload_file(tmp, UPLOAD_BYTES)
+    one = [1] + [0] * (len(load.pipes) - 1)
+    out: dict[str, Any] = {"bytes": UPLOAD_BYTES, "rounds": rounds, "shipped": {}}
+    shipped = HearthUploads(os.path.join(tmp, "shipped"), unlimited=False)
+    try:
+        for size in (PROFILE_MAX_BYTES, UPLOAD_BYTES):
+            sent = path if size == UPLOAD_BYTES else upload_file(tmp, size)
+            got = upload_round(load, shipped, sent, size, one)
+            out["shipped"][str(size)] = {"ok": not got["failed"], "errors": got["errors"],
+                                         "refused": got["refused"][:1]}
+            print(f"  hearth as shipped ([channels] event_rate and event_burst), "
+                  f"{size / 1e6:.0f} MB: {got['errors'][0] if got['failed'] else 'taken'}",
+                  flush=True)
+    finally:
+        shipped.stop()
+    servers: list[Any] = []
+    try:
+        servers.append(HearthUploads(os.path.join(tmp, "hearth")))
+        servers.append(PlainUpload(os.path.join(tmp, "aiohttp")))
+        for s in servers:
+            out[s.key] = {"runs": [], "rss_start_kb": s.rss_kb()}
+        for r in range(rounds + 1):  # the first round warms up, dropped
+            for s in servers if r % 2 == 0 else reversed(servers):
+                got = upload_round(load, s, path, UPLOAD_BYTES, one)
+                empty(s.spool)
+                if got["failed"]:
+                    raise SystemExit(f"live: an upload to {s.key} failed: {got['errors'][0]}")
+                run = {**got["done"][0], "server_cpu_s": got["server_cpu_s"],
+                       "client_cpu_s": got["client_cpu_s"], "wall_s": got["seconds"],
+                       "mb_s": UPLOAD_BYTES / 1e6 / got["seconds"]}
+                if r:
+                    out[s.key]["runs"].append(run)
+                print(f"  {s.key}{'' if r else ' (warm-up)'}: {UPLOAD_BYTES / 1e6:.0f} MB in "
+                      f"{got['seconds']:.2f} s, {run['mb_s']:.1f} MB/s; server CPU "
+                      f"{got['server_cpu_s']:.2f} s", flush=True)
+        for s in servers:
+            o = out[s.key]
+            o["mb_s"] = statistics.median(r["mb_s"] for r in o["runs"])
+            o["best_mb_s"] = max(r["mb_s"] for r in o["runs"])
+            o["server_cpu_s"] = statistics.median(r["server_cpu_s"] for r in o["runs"])
+            o["client_cpu_s"] = statistics.median(r["client_cpu_s"] for r in o["runs"])
+        out["chunk_size"] = out["hearth"]["runs"][0]["chunk_size"]
+        for s in servers:
+            s.settle()
+            idle = s.rss_kb()
+            got = upload_round(load, s, path, UPLOAD_BYTES,
+                               split(UPLOADS_AT_ONCE, len(load.pipes)))
+            empty(s.spool)
+            s.settle()
+            out[s.key]["at_once"] = {
+                "uploads": len(got["done"]), "failed": got["failed"], "errors": got["errors"],
+                "idle_kb": idle, "peak_kb": got["peak_kb"], "after_kb": s.rss_kb(),
+                "seconds": got["seconds"], "server_cpu_s": got["server_cpu_s"],
+                "mb_s": len(got["done"]) * UPLOAD_BYTES / 1e6 / got["seconds"]}
+            bad = f"; {got['failed']} failed: {'; '.join(got['errors'])}" if got["failed"] \
+                else ""
+            print(f"  {s.key}: {UPLOADS_AT_ONCE} at once in {got['seconds']:.2f} s; RSS idle "
+                  f"{idle / 1024:.1f} MB, highest {got['peak_kb'] / 1024:.1f} MB (+"
+                  f"{(got['peak_kb'] - idle) * 1024 / 1e6:.2f} MB){bad}", flush=True)
+        return out
+    finally:
+        for s in servers:
+            s.stop()
+
+
 # -- stream inserts, in this process -------------------------------------------------------------
 
 
 def stream_inserts(sizes: list[int], inserts: int, rounds: int) -> dict[str, Any]:
     """Render+diff CPU time of one stream insert on a PostsLive page holding each size of
     items, the sizes taking turns round by round; µs per insert, median round."""
-    def item(i: int) -> dict[str, Any]:
+    def item(i: int) -> dict[str, Any]:  # as web/live/posts.py's _shown makes them
         return {"id": i, "title": f"Benchmark post number {i}", "author": "Ada Lovelace",
-                "created_at": 1_764_000_000 + i, "likes": i % 17}
+                "avatar": None, "created_at": 1_764_000_000 + i, "likes": i % 17}
 
     pages = {}
     for n in sizes:
@@ -894,7 +1276,32 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                            f"{hi['diff_bytes']} bytes ({x(b)}); reply frame {lo['wire_bytes']} "
                            f"vs {hi['wire_bytes']} bytes on the wire",
                  "met": b <= GOAL_COMPONENTS})
+    up = res["uploads"]
+    hu, au = up["hearth"], up["aiohttp"]
+    rows.append({"goal": f"a {up['bytes'] / 1e6:.0f} MB upload over the live socket, against a "
+                         "plain aiohttp multipart upload of it (a figure: no target)",
+                 "figure": f"{hu['mb_s']:.1f} vs {au['mb_s']:.1f} MB/s "
+                           f"({x(hu['mb_s'] / au['mb_s'])})", "met": None})
+    five = hu["at_once"]
+    growth, bound = upload_growth(up)
+    rows.append({"goal": f"the server's RSS with {UPLOADS_AT_ONCE} such uploads at once grows "
+                         f"by less than {GOAL_UPLOAD_RSS}{TIMES} the chunk size {TIMES} "
+                         f"{UPLOADS_AT_ONCE} ({GOAL_UPLOAD_RSS} {TIMES} {up['chunk_size']:,} "
+                         f"{TIMES} {UPLOADS_AT_ONCE} = {bound / 1e6:.1f} MB)",
+                 "figure": f"+{growth / 1e6:.2f} MB ({five['idle_kb'] * 1024 / 1e6:.1f} → "
+                           f"{five['peak_kb'] * 1024 / 1e6:.1f} MB; {x(growth / bound)} the "
+                           f"bound; aiohttp's multipart +"
+                           f"{upload_growth(up, 'aiohttp')[0] / 1e6:.2f} MB)",
+                 "met": growth < bound})
     return rows
+
+
+def upload_growth(up: dict[str, Any], key: str = "hearth") -> tuple[float, float]:
+    """How much a server's RSS grew with the uploads at once (bytes), and the bound it is held
+    to (GOAL_UPLOAD_RSS chunks per upload)."""
+    five = up[key]["at_once"]
+    return ((five["peak_kb"] - five["idle_kb"]) * 1024,
+            GOAL_UPLOAD_RSS * up["chunk_size"] * UPLOADS_AT_ONCE)
 
 
 def component_ends(comp: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -982,12 +1389,78 @@ def markdown(res: dict[str, Any]) -> str:
                    f"`{v['diff']}` | {v['diff_bytes']} | {v['wire_bytes']} | "
                    f"{v['first_render_ms']:.1f} | {v['first_render_bytes']:,} |")
 
+    out += upload_markdown(res["uploads"])
     out += ["", "**Goals**:", "", "| goal | figure | result |", "|---|---|---|"]
     for g in goals(res):
-        out.append(f"| {g['goal']} | {g['figure']} | {'met' if g['met'] else 'missed'} |")
+        result = "figure" if g["met"] is None else "met" if g["met"] else "missed"
+        out.append(f"| {g['goal']} | {g['figure']} | {result} |")
     out += ["", f"Plot: `{res['plot']}`.", "", "Summary line:", "",
             f"`{summary_line(res)}`", ""]
     return "\n".join(out)
+
+
+def upload_markdown(up: dict[str, Any]) -> list[str]:
+    h, a = up["hearth"], up["aiohttp"]
+    mb = up["bytes"] / 1e6
+    out = ["", f"**Uploads** (one file of {up['bytes']:,} random bytes; Hearth: "
+               f"`bench/peers/hearth_uploads.py`'s `{UPLOAD_PATH}` on `hearth serve` with "
+               "`[channels]` `event_rate` and `event_burst` lifted, the file sent as phoenix.js "
+               f"sends it, chunks of {up['chunk_size']:,} bytes one at a time, from the form's "
+               "change event to its submit's reply; aiohttp: one multipart `POST` to "
+               "`bench/peers/aiohttp_upload.py`'s bare handler writing it to disk; "
+               f"{up['rounds']} runs each after one dropped, the servers taking turns; then "
+               f"{UPLOADS_AT_ONCE} at once, each from its own tab, the server's RSS read every "
+               "10 ms; MB are 10⁶ bytes here):", "",
+           "| figure | Hearth, live upload | aiohttp, multipart POST | Hearth ÷ aiohttp |",
+           "|---|---:|---:|---:|"]
+
+    def row(name: str, u: float, v: float, fmt: str, ratio: bool = True) -> None:
+        out.append(f"| {name} | {fmt.format(u)} | {fmt.format(v)} | "
+                   f"{x(u / v) if ratio and v else ''} |")
+
+    row(f"one {mb:.0f} MB upload (MB/s, median run)", h["mb_s"], a["mb_s"], "{:.1f}")
+    out.append("| … each run, in the order run | "
+               + " | ".join(" / ".join(f"{r['mb_s']:.1f}" for r in v["runs"]) for v in (h, a))
+               + " | |")
+    row("… best run (MB/s)", h["best_mb_s"], a["best_mb_s"], "{:.1f}")
+    row("server CPU per upload (s, median run)", h["server_cpu_s"], a["server_cpu_s"],
+        "{:.2f}")
+    chunks = h["runs"][0]["chunks"]
+    out.append(f"| … per chunk of {up['chunk_size']:,} bytes (µs; {chunks} chunks and "
+               f"{h['runs'][0]['progress_pushes']} `progress` pushes) | "
+               f"{h['server_cpu_s'] / chunks * 1e6:.0f} | | |")
+    row("load generator CPU per upload (s, median run)", h["client_cpu_s"], a["client_cpu_s"],
+        "{:.2f}", ratio=False)
+    hf, af = h["at_once"], a["at_once"]
+    row(f"{UPLOADS_AT_ONCE} at once: all done in (s)", hf["seconds"], af["seconds"], "{:.2f}")
+    row("… together (MB/s)", hf["mb_s"], af["mb_s"], "{:.1f}")
+    row("server RSS at its start (MB)", h["rss_start_kb"] * 1024 / 1e6,
+        a["rss_start_kb"] * 1024 / 1e6, "{:.1f}", ratio=False)
+    row("… idle, before the five (MB)", hf["idle_kb"] * 1024 / 1e6, af["idle_kb"] * 1024 / 1e6,
+        "{:.1f}", ratio=False)
+    row("… highest while the five ran (MB)", hf["peak_kb"] * 1024 / 1e6,
+        af["peak_kb"] * 1024 / 1e6, "{:.1f}", ratio=False)
+    row("… the growth (MB)", upload_growth(up)[0] / 1e6, upload_growth(up, "aiohttp")[0] / 1e6,
+        "{:.2f}")
+    row("… after, the server quiet again (MB)", hf["after_kb"] * 1024 / 1e6,
+        af["after_kb"] * 1024 / 1e6, "{:.1f}", ratio=False)
+    row("uploads that failed, of the five", hf["failed"], af["failed"], "{:.0f}", ratio=False)
+    out += ["", "Hearth as shipped (`[channels]` `event_rate` 50 a second, `event_burst` 200, "
+                "which every chunk and `progress` push spends), one upload:", "",
+            "| file | result |", "|---|---|"]
+    for n, v in up["shipped"].items():
+        name = f"{int(n) / 1e6:.0f} MB" + (" (`/profile/edit`'s largest)"
+                                           if int(n) == PROFILE_MAX_BYTES else "")
+        if v["ok"]:
+            result = "taken"
+        elif v["refused"]:
+            r = v["refused"][0]
+            result = (f"refused at chunk {r['chunk']} of {r['chunks']}: "
+                      f"`{orjson.dumps(r['reply']).decode()}`")
+        else:
+            result = "failed: " + "; ".join(v["errors"])
+        out.append(f"| {name} | {result} |")
+    return out
 
 
 def summary_line(res: dict[str, Any]) -> str:
@@ -1011,7 +1484,14 @@ def summary_line(res: dict[str, Any]) -> str:
     for n, v in res["components"].items():
         parts += [f"component_click_us_{n}={v['us_per_click']:.1f}",
                   f"component_diff_bytes_{n}={v['diff_bytes']}"]
-    met = goals(res)
+    up = res["uploads"]
+    parts += [f"upload_hearth_mb_s={up['hearth']['mb_s']:.1f}",
+              f"upload_aiohttp_mb_s={up['aiohttp']['mb_s']:.1f}",
+              f"upload_vs_aiohttp={up['hearth']['mb_s'] / up['aiohttp']['mb_s']:.2f}x",
+              f"upload_rss_growth_mb_{UPLOADS_AT_ONCE}={upload_growth(up)[0] / 1e6:.2f}"]
+    parts += [f"upload_shipped_{int(n) // 1_000_000}mb={'ok' if v['ok'] else 'refused'}"
+              for n, v in up["shipped"].items()]
+    met = [g for g in goals(res) if g["met"] is not None]
     parts.append(f"goals_met={sum(g['met'] for g in met)}/{len(met)}")
     return " ".join(parts)
 
@@ -1076,15 +1556,30 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="only the in-process figures (stream inserts, live components), "
                              "printed; no servers, nothing written")
+    parser.add_argument("--uploads", action="store_true",
+                        help="only the upload figures (live uploads against aiohttp's "
+                             "multipart), printed; nothing written")
     args = parser.parse_args()
 
     stream_rounds, stream_n = (3, 500) if args.quick else (7, 2_000)
+    upload_rounds = 1 if args.quick else UPLOAD_ROUNDS
     component_rounds, component_n = (3, 500) if args.quick else (7, 2_000)
     if args.in_process:
         print("stream inserts (Hearth, in-process):", flush=True)
         stream_inserts([10, 10_000], stream_n, stream_rounds)
         print("live components (Hearth, in-process):", flush=True)
         component_clicks([1, 100], component_n, component_rounds)
+        return
+    if args.uploads:
+        tmp = tempfile.mkdtemp(prefix="hearth-live-bench-")
+        load = Load(args.workers)
+        try:
+            print(f"uploads of {UPLOAD_BYTES / 1e6:.0f} MB:", flush=True)
+            print("\n".join(upload_markdown(uploads(load, os.path.join(tmp, "uploads"),
+                                                     upload_rounds))))
+        finally:
+            load.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
         return
 
     ensure_pyview()
@@ -1125,6 +1620,11 @@ def main() -> None:
             print(f"{n:,} views each:", flush=True)
             for s in servers:
                 hold(load, s, n)
+        for s in servers:  # done with: the uploads have the machine to themselves
+            load.all([("close", s.key, 0)] * len(load.pipes))
+            s.stop()
+        print(f"uploads of {UPLOAD_BYTES / 1e6:.0f} MB:", flush=True)
+        upload_figures = uploads(load, os.path.join(tmp, "uploads"), upload_rounds)
     finally:
         load.stop()
         for s in servers:
@@ -1142,7 +1642,7 @@ def main() -> None:
         "window_s": window_s, "stream_rounds": stream_rounds, "stream_inserts": stream_n,
         "component_rounds": component_rounds, "component_clicks": component_n,
         "took_s": took, "stream": stream, "components": components,
-        "servers": {s.key: s.out for s in servers},
+        "servers": {s.key: s.out for s in servers}, "uploads": upload_figures,
     }
     out_dir = args.out or (tempfile.mkdtemp(prefix="hearth-live-") if args.quick else None)
     plots = os.path.join(out_dir, "plots") if out_dir else PLOTS
