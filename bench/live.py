@@ -56,7 +56,8 @@ generator; a file of 50,000,000 random bytes:
   its live routes from that module (``[live] router``) and ``[channels]`` ``event_rate`` and
   ``event_burst`` lifted, against one multipart ``POST`` of it to a bare aiohttp handler that
   writes it to disk (``bench/peers/aiohttp_upload.py``), 5 runs each (``--quick``: 1) after
-  one dropped, the servers taking turns: MB/s, the server's CPU per upload. A live upload is
+  one dropped, the servers taking turns, what a run wrote removed and the page cache written
+  out (``sync``) before the next: MB/s, the server's CPU per upload. A live upload is
   what phoenix_live_view's client sends (:class:`UploadTab`): the form's change event with
   ``uploads``, the ``allow_upload`` preflight, ``phx_join`` of ``lvu:0`` with the entry's
   token, binary ``chunk`` pushes one at a time, a ``progress`` push after each chunk that
@@ -952,8 +953,11 @@ def upload_file(tmp: str, size: int) -> str:
 
 
 def empty(spool: str) -> None:
+    """Remove what an upload left in ``spool``, and write out what the kernel still holds of
+    it: the next upload does not share the machine with the last one's writeback."""
     for name in os.listdir(spool):
         os.unlink(os.path.join(spool, name))
+    os.sync()
 
 
 def upload_round(load: Load, s: Server, path: str, size: int, shares: list[int]
@@ -1408,7 +1412,8 @@ def upload_markdown(up: dict[str, Any]) -> list[str]:
                f"sends it, chunks of {up['chunk_size']:,} bytes one at a time, from the form's "
                "change event to its submit's reply; aiohttp: one multipart `POST` to "
                "`bench/peers/aiohttp_upload.py`'s bare handler writing it to disk; "
-               f"{up['rounds']} runs each after one dropped, the servers taking turns; then "
+               f"{up['rounds']} runs each after one dropped, the servers taking turns, the page "
+               "cache written out between runs; then "
                f"{UPLOADS_AT_ONCE} at once, each from its own tab, the server's RSS read every "
                "10 ms; MB are 10⁶ bytes here):", "",
            "| figure | Hearth, live upload | aiohttp, multipart POST | Hearth ÷ aiohttp |",
