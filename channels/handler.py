@@ -83,6 +83,11 @@ class SocketHandler:
         reachable by :func:`disconnect_socket` like :meth:`id`."""
         return ()
 
+    def counts_toward_rate(self, topic: str, event: str) -> bool:
+        """Whether a client event spends the user's event bucket (``Limits.event_rate``).
+        A handler exempts traffic bounded otherwise (a file's chunks, by its size)."""
+        return True
+
     def route(self, topic: str) -> type[Channel] | None:
         """The channel class for ``topic``: an exact pattern, or a ``prefix*`` one."""
         for pattern, channel in self.channels:

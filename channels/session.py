@@ -150,7 +150,7 @@ class SocketSession(GenServer):
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             conn.reply(None, msg.ref, "phoenix", "ok", {})
             return NoReply(state)
-        if not state.bucket.take():
+        if state.handler.counts_toward_rate(msg.topic, msg.event) and not state.bucket.take():
             conn.reply(msg.join_ref, msg.ref, msg.topic, "error", {"reason": "rate_limited"})
             return NoReply(state)
         if msg.event == "phx_join":

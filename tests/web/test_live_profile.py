@@ -299,3 +299,18 @@ async def test_more_bytes_than_declared_are_refused_and_said_once(conn: Conn) ->
         await render_upload(upload, "a.png")
 
     assert entries(view) == [("a.png", "0", "The file is larger than it said.")]
+
+
+async def test_photos_at_the_size_limit_go_up_past_the_event_rate(conn: Conn) -> None:
+    # 2 x 9.9 MB: 310 chunks of 64 kB and 200 progress reports, past the user's event burst
+    # (200): an upload's own pushes are bounded by its size, not by the event rate.
+    await signed_in(conn)
+    view, _ = await live(conn, "/profile/edit")
+    big = [png(shade=n)[:8] + b"\x00" * 9_900_000 for n in (1, 2)]
+    upload = file_input(view, FORM, "photos", [image("a.png", big[0]), image("b.png", big[1])])
+
+    await render_upload(upload, "a.png")
+    await render_upload(upload, "b.png")
+    await view.form(FORM).render_submit()
+
+    assert view.has_element("#flash-info", "2 photo(s) saved.")
