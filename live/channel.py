@@ -273,6 +273,7 @@ class LiveChannel(Channel):
             if isinstance(ref, str) else None
         if config is None:
             return Reply(("error", {"reason": "no such upload"}), socket)
+        self._uploading(lsocket.id)
         tokens_by_ref: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         allowed = config.max_entries
@@ -300,6 +301,20 @@ class LiveChannel(Channel):
             "chunk_size": config.chunk_size, "chunk_timeout": config.chunk_timeout,
             "max_entries": config.max_entries, "max_file_size": config.max_file_size},
             "entries": tokens_by_ref, "errors": errors}
+
+    def _uploading(self, view_id: str) -> None:
+        """From a view's first preflight on: its upload channels can find it, and whatever
+        its exit, no temporary file stays (views that never upload pay for neither)."""
+        if _views.get(view_id) == self.pid:
+            return
+        _views[view_id] = self.pid
+
+        def forget(_proc: Any, _reason: Any) -> None:
+            if _views.get(view_id) == self.pid:
+                del _views[view_id]
+            self._discard_uploads()
+
+        self._on_exit(forget)
 
     def _upload_ended(self, msg: tuple[Any, ...]) -> None:
         kind, upload_ref, entry_ref, detail = msg
@@ -409,14 +424,6 @@ class LiveChannel(Channel):
                 reply["live_patch"] = {"to": nav.to, "kind": _kind(nav)}
         rendered = (await self._diff()) or {}
         reply["rendered"] = rendered
-        _views[view_id] = self.pid
-
-        def forget(_proc: Any, _reason: Any) -> None:
-            if _views.get(view_id) == self.pid:
-                del _views[view_id]
-            self._discard_uploads()  # whatever the exit, no temporary file stays
-
-        self._on_exit(forget)
         reply["liveview_version"] = LIVE_VERSION
         return Reply(reply, socket)
 

@@ -49,6 +49,7 @@ class UploadChannel(Channel):
     data: dict[str, Any]
     view: otp.Pid
     chunks: int
+    timer: otp.TimerRef | None
 
     async def join(self, topic: str, payload: Any, socket: Socket) -> Any:
         from .channel import LiveContext, view_process
@@ -73,14 +74,18 @@ class UploadChannel(Channel):
             return Error({"reason": answer if isinstance(answer, str) else "disallowed"})
         # Opened, written and closed on a thread: disk work stays off the event loop.
         self.file = await asyncio.to_thread(open, answer, "wb")
-        self.received, self.data, self.view, self.chunks = 0, data, view, 0
+        self.received, self.data, self.view, self.chunks, self.timer = 0, data, view, 0, None
         otp.link(view)  # the view's end ends the upload
         self._arm()
         return Ok(socket)
 
     def _arm(self) -> None:
+        """The chunk timeout, from now: one timer at a time (the last one cancelled)."""
+        if self.timer is not None:
+            otp.cancel_timer(self.timer)
         self.chunks += 1
-        otp.send_after(self.pid, ("$chunk_timeout", self.chunks), self.data["t"] / 1000)
+        self.timer = otp.send_after(self.pid, ("$chunk_timeout", self.chunks),
+                                    self.data["t"] / 1000)
 
     async def handle_in(self, event: str, payload: Any, socket: Socket) -> Any:
         if event != "chunk" or not isinstance(payload, bytes) or self.file is None:
@@ -94,6 +99,8 @@ class UploadChannel(Channel):
         self.received += len(payload)
         if self.received == self.data["s"]:
             self._end(UPLOAD_DONE, self.received)
+            if self.timer is not None:
+                otp.cancel_timer(self.timer)
             return Reply("ok", socket)
         self._arm()
         return Reply("ok", socket)
