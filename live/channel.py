@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
+from types import MappingProxyType
 from typing import Any
 
 import otp
@@ -107,6 +108,9 @@ class LiveContext:
     services: Mapping[str, Any] = field(default_factory=dict)
     """What the application hands every view, in ``mount``'s ``session`` (its storage)."""
 
+
+_NO_MAP: Mapping[Any, Any] = MappingProxyType({})
+_NO_LIST: tuple[Any, ...] = ()
 
 _views: dict[str, otp.Pid] = {}
 """The connected views of this node by container id (an upload channel finds its view)."""
@@ -244,6 +248,8 @@ class LiveChannel(Channel):
         if request == AWAIT_ASYNC:
             if not self.tasks:
                 return Reply(True, socket)
+            if self.awaiting is _NO_LIST:
+                self.awaiting = []
             self.awaiting.append(from_)
             return NoReply(socket)
         if isinstance(request, tuple) and request and request[0] == UPLOAD_JOIN:
@@ -360,8 +366,11 @@ class LiveChannel(Channel):
     # -- join -------------------------------------------------------------------------------
 
     async def join(self, topic: str, payload: dict[str, Any], socket: Socket) -> Any:
-        self.tasks, self.task_of, self.cancelled, self._hooked = {}, {}, [], False
-        self.awaiting = []
+        # Shared empties until the view's first async work: most views never start any, and
+        # each of 10,000 views would keep two dicts and two lists for nothing.
+        self.tasks = self.task_of = _NO_MAP  # type: ignore[assignment]
+        self.cancelled = self.awaiting = _NO_LIST  # type: ignore[assignment]
+        self._hooked = False
         ctx: LiveContext = socket.assigns["live_context"]
         view_id = topic.removeprefix("lv:")
         data = _open_session(ctx, payload.get("session"))
@@ -626,6 +635,7 @@ class LiveChannel(Channel):
             return
         work, lsocket.work = lsocket.work, []
         if not self._hooked:
+            self.tasks, self.task_of = {}, {}
             # A view that exits, however, takes its tasks with it.
             self._on_exit(lambda _proc, _reason: self._shutdown_tasks())
             self._hooked = True
@@ -642,9 +652,10 @@ class LiveChannel(Channel):
                 self.task_of[(item.kind, key)] = task.ref
 
     def _drop_task(self, key: tuple[str, Any]) -> AsyncWork | None:
-        ref = self.task_of.pop(key, None)
+        ref = self.task_of.get(key)  # (a read-only empty until the first work)
         if ref is None:
             return None
+        del self.task_of[key]
         item, task = self.tasks.pop(ref)
         task.shutdown()
         keys = item.name if item.kind == "assign" else (item.name,)
@@ -655,6 +666,8 @@ class LiveChannel(Channel):
     def _cancel(self, name: Any, reason: Any) -> None:
         started = self._drop_task(("start", name))
         if started is not None:
+            if self.cancelled is _NO_LIST:
+                self.cancelled = []
             self.cancelled.append((name, reason))
         assigned = self._drop_task(("assign", name))
         if assigned is not None:
