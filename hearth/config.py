@@ -43,6 +43,8 @@ __all__ = [
     "LiveConfig",
     "MailConfig",
     "NodeConfig",
+    "OAuthConfig",
+    "OAuthProviderConfig",
     "PresenceConfig",
     "ServerConfig",
     "StorageConfig",
@@ -364,6 +366,70 @@ class StorageConfig:
                 )
 
 
+OAUTH_PRESETS = ("google", "github", "oidc")
+TOKEN_AUTH_METHODS = ("", "client_secret_basic", "client_secret_post", "none")
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9]{0,31}")
+_URL = _check(lambda v: v == "" or v.startswith(("http://", "https://")),
+              "empty or an http(s):// URL")
+
+
+@dataclass(frozen=True)
+class OAuthProviderConfig:
+    """``[oauth.providers.<name>]``: one way to sign in with another site (``contexts.oauth``).
+
+    ``name`` is the table's name, in the routes (``/auth/<name>``) and the identities table.
+    """
+
+    name: str = ""
+    # "google", "github" (their endpoints, scopes and user shapes) or "oidc" (any OpenID
+    # provider, by discovery_url). Empty: the name, when it is google or github.
+    preset: str = field(default="", metadata=_check(lambda v: v in ("", *OAUTH_PRESETS),
+                                                    "empty or one of "
+                                                    + ", ".join(OAUTH_PRESETS)))
+    client_id: str = ""
+    # Empty for a public client (PKCE only). Never logged; prefer
+    # HEARTH_OAUTH_<NAME>_CLIENT_SECRET to the file.
+    client_secret: str = field(default="", repr=False)
+    # Empty: client_secret_basic with a secret, none without one.
+    token_auth_method: str = field(default="", metadata=_check(
+        lambda v: v in TOKEN_AUTH_METHODS, "empty or one of " + ", ".join(TOKEN_AUTH_METHODS[1:])))
+    # The login button's text; empty: the preset's ("Google", "GitHub") or the name.
+    label: str = ""
+    # Space-separated; empty: the preset's.
+    scopes: str = ""
+    # An OpenID provider's /.well-known/openid-configuration (the google preset has its own).
+    discovery_url: str = field(default="", metadata=_URL)
+    # These replace the preset's or the discovered endpoints.
+    authorize_url: str = field(default="", metadata=_URL)
+    token_url: str = field(default="", metadata=_URL)
+    # GitHub's REST API (preset: https://api.github.com), for /user and /user/emails.
+    api_url: str = field(default="", metadata=_URL)
+
+    @property
+    def kind(self) -> str:
+        """The preset in effect: ``google``, ``github`` or ``oidc``."""
+        return self.preset or (self.name if self.name in ("google", "github") else "oidc")
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """``[oauth]``: signing in with Google, GitHub or any OpenID provider. Each provider is a
+    table ``[oauth.providers.<name>]``; a variable ``HEARTH_OAUTH_<NAME>_<KEY>`` sets one of
+    its keys (and makes the provider if the file has no table for it)."""
+
+    # Seconds each step may wait on a provider (discovery, the code's exchange, user info).
+    timeout: float = field(default=10.0, metadata=_check(lambda v: 0 < v <= 60,
+                                                         "seconds, more than 0, at most 60"))
+    # Seconds a sign-in may take at the provider before its state is refused.
+    state_ttl: float = field(default=600.0, metadata=_check(lambda v: 0 < v <= 3600,
+                                                            "seconds, more than 0, at most 3600"))
+    providers: tuple[OAuthProviderConfig, ...] = ()
+
+    def provider(self, name: str) -> OAuthProviderConfig | None:
+        """The provider called ``name``, or ``None``."""
+        return next((p for p in self.providers if p.name == name), None)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; one attribute per ``[section]``."""
@@ -380,6 +446,7 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
 
 
 def load_config(
@@ -398,6 +465,7 @@ def load_config(
     for dotted, raw in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         _put(values, section, key, raw, source="command line", parse=True)
+    values["oauth"]["providers"] = _providers(values["oauth"].get("providers", {}))
     config = Config(**{name: cls(**values[name]) for name, cls in _SECTIONS.items()})
     if not config.node.name:
         node = dataclasses.replace(config.node, name=f"hearth@{socket.gethostname()}")
@@ -424,6 +492,9 @@ def _merge_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {section} must be a [{section}] table")
         for key, value in table.items():
+            if (section, key) == ("oauth", "providers"):
+                _put_providers(values, value, str(path))
+                continue
             _put(values, section, key, value, source=str(path), parse=False)
 
 
@@ -454,10 +525,60 @@ def _put(
     """Check ``raw`` against the schema and record it; ``parse``: ``raw`` may be text to
     convert (environment, command line) rather than a value of the right type (TOML)."""
     keys = _SCHEMA.get(section)
-    if keys is None or key not in keys:
+    if section == "oauth" and key not in _SCHEMA["oauth"]:
+        # HEARTH_OAUTH_GOOGLE_CLIENT_ID: provider names have no underscore.
+        name, _, provider_key = key.partition("_")
+        _put_provider_key(values, name, provider_key, raw, source, parse)
+        return
+    if keys is None or key not in keys or (section, key) == ("oauth", "providers"):
         known = f"[{section}] has {', '.join(keys)}" if keys else "there is no such section"
         raise ConfigError(f"{source}: unknown key {section}.{key}; {known}")
     values[section][key] = _coerce(f"{section}.{key}", raw, keys[key], source, parse)
+
+
+def _put_providers(values: dict[str, dict[str, Any]], tables: Any, source: str) -> None:
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        raise ConfigError(f"{source}: oauth.providers must hold [oauth.providers.<name>] tables")
+    for name, table in tables.items():
+        if not table:
+            _put_provider_key(values, name, "", None, source, False)
+        for key, value in table.items():
+            _put_provider_key(values, name, key, value, source, False)
+
+
+def _put_provider_key(values: dict[str, dict[str, Any]], name: str, key: str, raw: Any,
+                      source: str, parse: bool) -> None:
+    if not _PROVIDER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{source}: oauth provider {name!r}: a name is a lower-case letter, then up to 31 "
+            "lower-case letters or digits"
+        )
+    provider = values["oauth"].setdefault("providers", {}).setdefault(name, {})
+    if not key:
+        return
+    if key not in _PROVIDER_SCHEMA or key == "name":
+        known = ", ".join(k for k in _PROVIDER_SCHEMA if k != "name")
+        raise ConfigError(f"{source}: unknown key oauth.providers.{name}.{key}; a provider has "
+                          f"{known}")
+    provider[key] = _coerce(f"oauth.providers.{name}.{key}", raw, _PROVIDER_SCHEMA[key], source,
+                            parse)
+
+
+def _providers(tables: dict[str, dict[str, Any]]) -> tuple[OAuthProviderConfig, ...]:
+    providers = []
+    for name, table in sorted(tables.items()):
+        provider = OAuthProviderConfig(name=name, **table)
+        where = f"oauth.providers.{name}"
+        if not provider.client_id:
+            raise ConfigError(f"{where} needs a client_id")
+        if provider.kind == "oidc" and not provider.discovery_url:
+            raise ConfigError(f"{where} needs a discovery_url (or preset = \"google\" or "
+                              "\"github\")")
+        if provider.token_auth_method.startswith("client_secret") and not provider.client_secret:
+            raise ConfigError(f"{where}: token_auth_method {provider.token_auth_method} needs "
+                              "a client_secret")
+        providers.append(provider)
+    return tuple(providers)
 
 
 # -- types -----------------------------------------------------------------------------------
@@ -519,3 +640,6 @@ def _read_schema() -> tuple[dict[str, type], dict[str, dict[str, _Key]]]:
 
 
 _SECTIONS, _SCHEMA = _read_schema()
+_PROVIDER_SCHEMA = {
+    f.name: _Key(str, f.metadata.get("check")) for f in dataclasses.fields(OAuthProviderConfig)
+}
