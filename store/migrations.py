@@ -177,4 +177,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE users ADD COLUMN avatar_url TEXT;
         """,
     ),
+    (
+        9,
+        "social login: identities at other sites, and sign-ins under way",
+        # users.password_hash of an account made by a provider is contexts.accounts.NO_PASSWORD,
+        # which no password matches. An oauth_flows row lives from the redirect to the
+        # provider until its callback (or state_ttl): state_hash names it, browser binds it
+        # to the browser session that started it.
+        """
+        CREATE TABLE identities (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            uid TEXT NOT NULL,
+            email TEXT,
+            created_at REAL NOT NULL,
+            last_used_at REAL NOT NULL,
+            UNIQUE (provider, uid),
+            UNIQUE (user_id, provider)
+        );
+        CREATE TABLE oauth_flows (
+            state_hash TEXT PRIMARY KEY,
+            browser TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            code_verifier TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            next_path TEXT NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX oauth_flows_expires ON oauth_flows(expires_at);
+        CREATE INDEX oauth_flows_browser ON oauth_flows(browser);
+        """,
+    ),
 ]
