@@ -27,6 +27,10 @@ same cost; and ``request_password_reset`` answers the same way, after as many tr
 Repo, for every address. (``register``, for operators, does say "has already been taken".)
 A reset token is 32 random bytes, sent in the mail (the outbox keeps the mail until it is
 sent); ``password_resets`` keeps only its SHA-256.
+
+An account made by signing in with another site (``contexts.identities``) has no password:
+its hash is :data:`NO_PASSWORD`, which no password matches, and logging in with a password
+answers it as a wrong password, after the same bcrypt work. A password reset gives it one.
 """
 
 from __future__ import annotations
@@ -64,12 +68,15 @@ __all__ = [
     "MAX_DISPLAY_NAME",
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "NO_PASSWORD",
     "Accounts",
     "InvalidToken",
     "TooManyAttempts",
     "User",
     "ValidationError",
+    "has_password",
     "insert_user",
+    "is_valid_email",
     "normalize_email",
 ]
 
@@ -89,6 +96,10 @@ _PREHASH_KEY = b"hearth.accounts.password"
 # password against "$2b$<cost>$" + this takes as long as against a user's hash of that cost,
 # without ever computing one on the loop or making the first unknown login slower.
 _DUMMY_TAIL = "ymNF6TzLJJUyKNrakk23zeyGLJ6NZ5H7A1sZLj9/a/a8tDnmWx0H."
+
+NO_PASSWORD = "!no-password"
+"""The ``password_hash`` of an account without a password: not a bcrypt hash, so nothing
+verifies against it."""
 
 
 class TooManyAttempts(Exception):
@@ -145,6 +156,11 @@ class User:
 def normalize_email(email: str) -> str:
     """The form of ``email`` that uniqueness and lookups use."""
     return email.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    """Whether ``email`` passes the rules an account's email must (see the module's)."""
+    return not _email_errors(email)
 
 
 class Accounts:
@@ -267,7 +283,7 @@ class Accounts:
         """The user whose email and password these are, else ``None``; as slow for an
         unknown email as for a wrong password."""
         row = await self._user_row(email, "password_hash, ")
-        if row is None:
+        if row is None or not has_password(row["password_hash"]):
             dummy = f"$2b${self.auth.bcrypt_cost:02d}${_DUMMY_TAIL}"
             await otp.run_dirty(_check_password, password, dummy, pool=self.pool)
             return None
@@ -539,6 +555,11 @@ def _hash_password(password: str, cost: int) -> str:
 
 def _check_password(password: str, password_hash: str) -> bool:
     return bcrypt.checkpw(_prehash(password), password_hash.encode())
+
+
+def has_password(password_hash: str) -> bool:
+    """Whether a stored ``password_hash`` is a password's (not :data:`NO_PASSWORD`)."""
+    return password_hash.startswith("$2")
 
 
 def _token_hash(token: str) -> str:

@@ -22,6 +22,7 @@ from aiohttp import web
 import otp
 from actors.user_socket import UserSocket
 from contexts.accounts import Accounts
+from contexts.oauth import OAuth
 from hearth.behaviours import implementation
 from hearth.config import Config
 from hearth.secrets import load_secret_key
@@ -33,7 +34,7 @@ from otp import Exit, From, GenServer, Ok, Pid, Reply, Stop
 
 from . import api, pages, session
 from .api import pipeline
-from .keys import ACCOUNTS, CONFIG, SECRET, TOKENS
+from .keys import ACCOUNTS, CONFIG, OAUTH, SECRET, TOKENS
 from .router import add_routes
 from .sockets import SocketMount, channel_limits, mount_socket
 from .uploads import serve_local
@@ -59,6 +60,8 @@ def build_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[SECRET] = load_secret_key(config)
     app[ACCOUNTS] = Accounts(config.auth)
+    app[OAUTH] = OAuth(config.oauth, config.server.base_url())
+    app.on_cleanup.append(_close_oauth)
     pages.setup(app)
     api.setup(app)
     add_routes(app.router)
@@ -75,6 +78,10 @@ def build_app(config: Config) -> web.Application:
         app.router.add_get(LOCAL_URL_PREFIX + "{key:.+}", serve_local(storage))
     mount_live(app, live, limits, origins)
     return app
+
+
+async def _close_oauth(app: web.Application) -> None:
+    await app[OAUTH].close()
 
 
 class _Listening:

@@ -5,16 +5,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from contexts.accounts import Accounts, User
+from contexts.oauth import OAuth
 from contexts.tokens import Tokens
 from hearth.config import Config
 
-__all__ = ["ACCOUNTS", "CONFIG", "SECRET", "TOKENS", "USER"]
+__all__ = ["ACCOUNTS", "CONFIG", "OAUTH", "SECRET", "TOKENS", "USER"]
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 """The accounts context (``contexts.accounts``): register, authenticate, reset passwords."""
 
 CONFIG = web.AppKey("config", Config)
 """The node's configuration, as read at start."""
+
+OAUTH = web.AppKey("oauth", OAuth)
+"""The social login providers (``contexts.oauth``) of ``[oauth.providers]``."""
 
 SECRET = web.AppKey("secret", bytes)
 """The node's secret key (``hearth.secrets.load_secret_key``): never log it."""

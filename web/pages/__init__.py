@@ -28,7 +28,7 @@ from aiohttp.typedefs import Handler
 from contexts.roles import at_least
 
 from ..guards import require_role
-from . import account, home, login, passwords, posts, registration, rooms, staff
+from . import account, home, login, oauth, passwords, posts, registration, rooms, staff
 
 __all__ = ["ROUTES", "TEMPLATES", "Page", "add_routes", "setup"]
 
@@ -51,12 +51,16 @@ ROUTES: list[Page] = [
     Page("GET", "/login", login.new),
     Page("POST", "/login", login.create),
     Page("POST", "/logout", login.delete),
+    # Social login (web.pages.oauth): signed in, the start links the provider instead.
+    Page("POST", "/auth/{provider}", oauth.start),
+    Page("GET", "/auth/{provider}/callback", oauth.callback),
     Page("GET", "/password/forgot", passwords.forgot_form),
     Page("POST", "/password/forgot", passwords.forgot),
     Page("GET", "/password/reset/{token}", passwords.reset_form),
     Page("POST", "/password/reset/{token}", passwords.reset),
     Page("GET", "/account", account.show, role="user"),
     Page("POST", "/account/sessions/end", account.log_out_everywhere, role="user"),
+    Page("POST", "/account/identities/{provider}/delete", oauth.unlink, role="user"),
     # GET /posts, /posts/new, /posts/{id} and /posts/{id}/edit are live pages (web.live);
     # these answer the same forms posted without the live client.
     Page("POST", "/posts", posts.create, role="user"),

@@ -20,7 +20,7 @@ from aiohttp import web
 from actors.user_socket import disconnect_user
 from contexts.accounts import TooManyAttempts
 
-from ..keys import ACCOUNTS
+from ..keys import ACCOUNTS, OAUTH
 from ..session import current_user, flash, login, logout
 from .forms import local_path, text
 
@@ -68,6 +68,8 @@ async def delete(request: web.Request) -> web.Response:
 
 
 def _form(request: web.Request, email: str, next_path: str, status: int = 200) -> web.Response:
+    providers = list(request.app[OAUTH].providers.values())
     return aiohttp_jinja2.render_template(
-        "login.html", request, {"email": email, "next": next_path}, status=status
+        "login.html", request, {"email": email, "next": next_path, "providers": providers},
+        status=status,
     )

@@ -1,0 +1,1 @@
+"""Social login against a real OpenID provider (npm oidc-provider)."""
