@@ -28,10 +28,13 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 CREDENTIAL_PARAMS = ("token", "access_token", "refresh_token", "id_token", "api_key",
                      "apikey", "key", "password", "secret", "code", "authToken", "csrf_token",
                      "_csrf_token",
+                     # OAuth (contexts.oauth): a callback's state, a token request's body.
+                     "state", "client_secret", "code_verifier", "nonce", "assertion",
                      # A presigned S3 URL (hearth.storage) is a credential until it expires.
                      "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token")
 _NAMES = "|".join(map(re.escape, CREDENTIAL_PARAMS))
-_PARAM = re.compile(rf"(?i)([?&;](?:{_NAMES})=)[^&\s\"'#]*")
+# After ?, & or ;, or at the start of a form body ("code=...&state=..."); not inside a word.
+_PARAM = re.compile(rf"(?i)((?:[?&;]|(?<![\w.-]))(?:{_NAMES})=)[^&\s\"'#]*")
 _SCHEME = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+")
 # A password-reset link carries its token as the last segment of the path.
 _RESET_PATH = re.compile(r"(/password/reset/)[^/?#\s\"']+")

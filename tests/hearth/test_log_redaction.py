@@ -61,3 +61,16 @@ def test_a_presigned_s3_urls_signature_and_credential_are_redacted() -> None:
 
     assert "AKIDEXAMPLE" not in clean and "5d672d79" not in clean
     assert "X-Amz-Expires=3600" in clean  # not a secret
+
+
+def test_an_oauth_callbacks_code_and_state_and_a_token_requests_secrets_are_redacted() -> None:
+    callback = ('127.0.0.1 "GET /auth/google/callback?code=4%2F0AbC-code&state=St4te-Value'
+                ' HTTP/1.1" 303 0 "-" "Mozilla/5.0"')
+    body = ("grant_type=authorization_code&code=4%2F0AbC-code&redirect_uri=http%3A%2F%2Fx"
+            "&code_verifier=Verif1er-Value&client_id=hearth&client_secret=S3cret-Value")
+
+    clean = redact(f"{callback} {body}") + redact(body)
+
+    for secret in ("0AbC-code", "St4te-Value", "Verif1er-Value", "S3cret-Value"):
+        assert secret not in clean
+    assert "client_id=hearth" in clean and "GET /auth/google/callback?code=[REDACTED]" in clean
