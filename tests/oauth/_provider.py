@@ -103,6 +103,10 @@ class Browser:
         await self.conn.close()
         await self.provider.close()
 
+    def sign_out_at_provider(self) -> None:
+        """Forget the provider's session, as signing out there does."""
+        self.provider.cookie_jar.clear()
+
     async def start(self, provider: str, next_path: str | None = None,
                     page: str = "/login") -> str:
         """Press "Log in with ..." (or "Link ...") on ``page``: where Hearth sends us."""
