@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from actors.repo import NAME as REPO
 from actors.repo import Repo, Row
 
@@ -113,17 +111,15 @@ async def find_or_create_user(profile: Profile, label: str, *, repo: Any = REPO,
     identity), ``"linked"`` (by a verified email; the identity is added) or ``"created"``.
     Raises :class:`IdentityRefused`. ``label`` names the provider in its messages."""
 
-    async def find(conn: aiosqlite.Connection) -> tuple[User, str]:
+    async def find(conn: Any) -> tuple[User, str]:
         now = clock()
         user = await _user_by_identity(conn, profile, now)
         if user is not None:
             return user, "known"
         email = _email(profile, label)
-        async with conn.execute(
-            "SELECT id, email, role, display_name, created_at, updated_at FROM users"
-            " WHERE email_norm = ?", (normalize_email(email),)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await fetch_one_in(
+            conn, "SELECT id, email, role, display_name, created_at, updated_at FROM users"
+            " WHERE email_norm = ?", (normalize_email(email),))
         if row is not None:
             if not profile.email_verified:
                 raise EmailNotVerified(
@@ -154,7 +150,7 @@ async def link(user: User, profile: Profile, label: str, *, repo: Any = REPO,
     Raises :class:`TakenIdentity` when it is another user's, or ``user`` has another
     identity at this provider."""
 
-    async def add(conn: aiosqlite.Connection) -> None:
+    async def add(conn: Any) -> None:
         now = clock()
         owner = await _user_by_identity(conn, profile, now)
         if owner is not None:
@@ -170,17 +166,15 @@ async def unlink(user_id: int, provider: str, label: str, *, repo: Any = REPO) -
     """Remove the user's identity at ``provider``; raises :class:`LastSignIn` when it is
     the account's only way to sign in, :class:`IdentityRefused` when there is none."""
 
-    async def remove(conn: aiosqlite.Connection) -> None:
-        async with conn.execute(
-            "SELECT provider FROM identities WHERE user_id = ?", (user_id,)
-        ) as cur:
-            providers = [row["provider"] for row in await cur.fetchall()]
-        if provider not in providers:
+    async def remove(conn: Any) -> None:
+        count = await fetch_one_in(
+            conn, "SELECT COUNT(*) AS n, SUM(CASE WHEN provider = ? THEN 1 ELSE 0 END) AS here"
+            " FROM identities WHERE user_id = ?", (provider, user_id))
+        if count is None or not count["here"]:
             raise IdentityRefused(f"{label} is not linked to your account.")
-        async with conn.execute("SELECT password_hash FROM users WHERE id = ?",
-                                (user_id,)) as cur:
-            row = await cur.fetchone()
-        if len(providers) == 1 and (row is None or not has_password(row["password_hash"])):
+        row = await fetch_one_in(conn, "SELECT password_hash FROM users WHERE id = ?",
+                                 (user_id,))
+        if count["n"] == 1 and (row is None or not has_password(row["password_hash"])):
             raise LastSignIn(
                 f"{label} is the only way into this account: set a password (\"Forgot your "
                 "password?\" on the login page mails a link) or link another site first."
@@ -211,7 +205,19 @@ async def has_password_for(user_id: int, *, repo: Any = REPO) -> bool:
 # -- inside a transaction --------------------------------------------------------------------
 
 
-async def _retrying(work: Callable[[aiosqlite.Connection], Any], repo: Any) -> Any:
+async def fetch_one_in(conn: Any, sql: str, params: tuple[Any, ...]) -> Row | None:
+    """One row read inside ``Repo.transaction``: with the Repo's own connection
+    (``fetch_one``), or an aiosqlite connection, as the Repo handed them before its backends
+    (``store``); drop that branch once no Repo hands one."""
+    fetch = getattr(conn, "fetch_one", None)
+    if fetch is not None:
+        row: Row | None = await fetch(sql, params)
+        return row
+    rows = list(await conn.execute_fetchall(sql, params))
+    return rows[0] if rows else None
+
+
+async def _retrying(work: Callable[[Any], Any], repo: Any) -> Any:
     try:
         return await Repo.transaction(work, repo=repo)
     except sqlite3.IntegrityError:
@@ -220,14 +226,11 @@ async def _retrying(work: Callable[[aiosqlite.Connection], Any], repo: Any) -> A
         return await Repo.transaction(work, repo=repo)
 
 
-async def _user_by_identity(conn: aiosqlite.Connection, profile: Profile,
-                            now: float) -> User | None:
-    async with conn.execute(
-        f"SELECT i.id AS identity_id, {_USER} FROM identities i JOIN users u"
+async def _user_by_identity(conn: Any, profile: Profile, now: float) -> User | None:
+    row = await fetch_one_in(
+        conn, f"SELECT i.id AS identity_id, {_USER} FROM identities i JOIN users u"
         " ON u.id = i.user_id WHERE i.provider = ? AND i.uid = ?",
-        (profile.provider, profile.uid),
-    ) as cur:
-        row = await cur.fetchone()
+        (profile.provider, profile.uid))
     if row is None:
         return None
     await conn.execute("UPDATE identities SET last_used_at = ?, email = ? WHERE id = ?",
@@ -235,17 +238,14 @@ async def _user_by_identity(conn: aiosqlite.Connection, profile: Profile,
     return _user(row)
 
 
-async def _insert_identity(conn: aiosqlite.Connection, user_id: int, profile: Profile,
-                           now: float, label: str) -> None:
-    async with conn.execute(
-        "SELECT uid FROM identities WHERE user_id = ? AND provider = ?",
-        (user_id, profile.provider),
-    ) as cur:
-        if await cur.fetchone() is not None:
-            raise TakenIdentity(
-                f"Another {label} account is linked to this user already: unlink it on the "
-                "account page first."
-            )
+async def _insert_identity(conn: Any, user_id: int, profile: Profile, now: float,
+                           label: str) -> None:
+    if await fetch_one_in(conn, "SELECT uid FROM identities WHERE user_id = ? AND provider = ?",
+                          (user_id, profile.provider)) is not None:
+        raise TakenIdentity(
+            f"Another {label} account is linked to this user already: unlink it on the "
+            "account page first."
+        )
     await conn.execute(
         "INSERT INTO identities (user_id, provider, uid, email, created_at, last_used_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",

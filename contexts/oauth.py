@@ -49,14 +49,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError as AuthlibOAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+)
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
@@ -226,7 +232,7 @@ class OAuth:
         now = self.clock()
         expires = now + self.config.state_ttl
 
-        async def store(conn: aiosqlite.Connection) -> None:
+        async def store(conn: Any) -> None:
             await conn.execute("DELETE FROM oauth_flows WHERE expires_at <= ?", (now,))
             await conn.execute(
                 "DELETE FROM oauth_flows WHERE browser = ? AND state_hash NOT IN (SELECT"
@@ -382,7 +388,7 @@ class OAuth:
             )
             claims.validate(leeway=LEEWAY)
         except (JoseError, ValueError, TypeError) as e:
-            reason = getattr(e, "error", None) or type(e).__name__
+            reason = _why(e)
             log.info("%s: ID token refused: %s", provider.name, reason)
             raise InvalidIdToken(f"{label}'s answer could not be verified (its ID token: "
                                  f"{reason}). Please try again.") from None
@@ -427,23 +433,32 @@ class OAuth:
     # -- flows -------------------------------------------------------------------------------
 
     async def _take_flow(self, state: str) -> Any:
-        """The flow ``state`` names, deleted as it is read; ``None`` if there is none."""
+        """The flow ``state`` names, deleted as it is read; ``None`` if there is none, or if
+        another request took it first (only one delete of the row finds it)."""
         if not state or len(state) > _MAX_STATE:
             return None
         state_hash = _hash(state)
+        row = await Repo.fetch_one(
+            "SELECT browser, provider, code_verifier, nonce, next_path, user_id, expires_at"
+            " FROM oauth_flows WHERE state_hash = ?", (state_hash,), repo=self.repo)
+        if row is None:
+            return None
+        taken = await Repo.execute("DELETE FROM oauth_flows WHERE state_hash = ?",
+                                   (state_hash,), repo=self.repo)
+        return row if taken.rowcount == 1 else None
 
-        async def take(conn: aiosqlite.Connection) -> Any:
-            async with conn.execute(
-                "SELECT browser, provider, code_verifier, nonce, next_path, user_id,"
-                " expires_at FROM oauth_flows WHERE state_hash = ?", (state_hash,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is not None:
-                await conn.execute("DELETE FROM oauth_flows WHERE state_hash = ?",
-                                   (state_hash,))
-            return row
 
-        return await Repo.transaction(take, repo=self.repo)
+def _why(error: Exception) -> str:
+    """What was wrong with an ID token, in a few words."""
+    if isinstance(error, ExpiredTokenError):
+        return "expired"
+    if isinstance(error, ClaimError):
+        return f"{'missing' if isinstance(error, MissingClaimError) else 'wrong'} {error.claim}"
+    if isinstance(error, BadSignatureError):
+        return "bad signature"
+    if isinstance(error, JoseError):
+        return error.error.replace("_", " ")
+    return "malformed"
 
 
 def browser_binding(csrf_token: str) -> str:
