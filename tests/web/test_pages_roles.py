@@ -30,7 +30,8 @@ FORM = {"title": "Walked", "body": "Written by the role walk."}
 
 
 def concrete(path: str, post_id: int) -> str:
-    return path.replace("{token}", "some-token").replace("{id}", str(post_id))
+    return (path.replace("{token}", "some-token").replace("{id}", str(post_id))
+            .replace("{provider}", "some-provider"))
 
 
 async def a_post_by(author: User) -> Post:
