@@ -171,7 +171,7 @@ async def test_a_provider_that_cannot_be_reached_is_said_so(
     assert refusals(caplog) == ["sign-in with down refused: Unavailable: " + flash]
 
 
-@pytest.mark.hearth_config({"oauth.timeout": 0.5})
+@pytest.mark.hearth_config({"oauth.timeout": 2.0})
 async def test_a_provider_too_slow_to_exchange_the_code_is_given_up(
     hearth_node: TestNode, token_proxy: TokenProxy
 ) -> None:
