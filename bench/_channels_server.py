@@ -24,6 +24,11 @@ timings of the broadcast fan-outs and of the cyclic garbage collector since last
 ``types=1``: the tracked objects by type; ``garbage=1``: the cyclic garbage a collection
 finds now, by type; ``frozen_garbage=1``: the same after unfreezing everything (what
 freezing kept from the collector).
+
+With ``HEARTH_GC_TRACE=1`` in its environment, every full collection over 20 ms (or
+``HEARTH_GC_TRACE_MS``) is written to stderr: its wall and CPU milliseconds, and the three
+generations' sizes and counts when it began (a ``gc.get_objects`` walk before the pause is
+timed).
 """
 
 from __future__ import annotations
@@ -57,13 +62,29 @@ _gc_t0 = [0]
 _gc_manual = [False]
 
 
+_TRACE = bool(os.environ.get("HEARTH_GC_TRACE"))
+_TRACE_MS = float(os.environ.get("HEARTH_GC_TRACE_MS", "20"))
+_gc_sizes: list[int] = []
+_gc_cpu0 = [0]
+_gc_counts: list[int] = []
+
+
 def _gc_watch(phase: str, info: dict[str, Any]) -> None:
     if _gc_manual[0]:
         return
     if phase == "start":
+        if _TRACE and info["generation"] == 2:
+            _gc_sizes[:] = [len(gc.get_objects(g)) for g in range(3)]
+            _gc_counts[:] = gc.get_count()
+        _gc_cpu0[0] = time.thread_time_ns()
         _gc_t0[0] = time.perf_counter_ns()
         return
     ms = (time.perf_counter_ns() - _gc_t0[0]) / 1e6
+    if _TRACE and info["generation"] == 2 and ms > _TRACE_MS:
+        cpu = (time.thread_time_ns() - _gc_cpu0[0]) / 1e6
+        print(f"gc-trace {sys.argv[1]} gen2 {ms:.1f} ms cpu {cpu:.1f} sizes {_gc_sizes} "
+              f"counts {_gc_counts} collected {info['collected']} at {time.monotonic():.2f}",
+              file=sys.stderr, flush=True)
     row = GC[info["generation"]]
     row[0] += 1
     row[1] += ms
@@ -290,7 +311,7 @@ async def serve(kind: str, host: str) -> None:
         given = orjson.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
         if "thresholds" in given and given["thresholds"] is not None:
             given["thresholds"] = tuple(given["thresholds"])
-        on = GcPolicy(**given) if kind == "hearth-gc" else GcPolicy(freeze=False,
+        on = GcPolicy(**given) if kind == "hearth-gc" else GcPolicy(freeze=False, tick_ms=0,
                                                                     thresholds=None)
         apply_gc_policy(on)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

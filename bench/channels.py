@@ -149,9 +149,10 @@ def pct(sorted_ns: list[int], p: float) -> float:
 class Server:
     """One server kind in its own process, with its control connection and results."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, policy: str | None = None) -> None:
         self.kind = kind
-        self.proc = subprocess.Popen([sys.executable, SERVER, kind, HOST],
+        self.proc = subprocess.Popen([sys.executable, SERVER, kind, HOST,
+                                      *([policy] if policy else [])],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         info = json.loads(self.proc.stdout.readline())
@@ -419,14 +420,17 @@ def merged(*runs: dict[str, Any]) -> dict[str, Any]:
     full_longest = max(run["generations"]["2"]["longest_ms"] for run in runs)
     return {"buckets": buckets, "longest_ms": longest, "total_ms": total, "full": full,
             "full_longest_ms": full_longest, "freezes": sum(r.get("freezes", 0) for r in runs),
-            "frozen": runs[-1]["frozen"]}
+            "longest_cpu_ms": max(r.get("longest_cpu_ms", math.nan) for r in runs),
+            "ticks": sum(r.get("ticks", 0) for r in runs), "frozen": runs[-1]["frozen"]}
 
 
-def gc_run(n: int, churn_s: float, n_workers: int) -> dict[str, dict[str, Any]]:
+def gc_run(n: int, churn_s: float, n_workers: int, policy: str | None = None
+           ) -> dict[str, dict[str, Any]]:
     """Both kinds hold ``n`` connections; the collector's pauses while connecting and during
     ``churn_s`` seconds of churn (broadcasts to all, chat, CHURN connections closed and
-    opened again), the kinds taking turns."""
-    servers = [Server(kind) for kind in GC_KINDS]
+    opened again), the kinds taking turns. ``policy``: the on server's ``otp.GcPolicy``
+    fields as JSON, if not the default."""
+    servers = [Server(kind, policy if kind == "hearth-gc" else None) for kind in GC_KINDS]
     pipes: list[Connection] = []
     procs: list[Any] = []
     subscribed: dict[str, list[int]] = {}
@@ -509,10 +513,12 @@ def gc_report(results: dict[str, dict[str, Any]], n: int, hard: int) -> None:
         print(f"{name:<22}" + "".join(f"{m[(k, w)]['buckets'][name]:>18,}" for _, k in cols
                                       for w in ("off", "on")))
     for label, key, fmt in (("longest (ms)", "longest_ms", "{:,.1f}"),
+                            ("longest, CPU (ms)", "longest_cpu_ms", "{:,.1f}"),
                             ("full collections", "full", "{:,}"),
                             ("longest full (ms)", "full_longest_ms", "{:,.1f}"),
                             ("all pauses (ms)", "total_ms", "{:,.0f}"),
-                            ("freezes", "freezes", "{:,}")):
+                            ("freezes", "freezes", "{:,}"),
+                            ("ticks", "ticks", "{:,}")):
         print(f"{label:<22}" + "".join(f"{fmt.format(m[(k, w)][key]):>18}" for _, k in cols
                                        for w in ("off", "on")))
     longest_off = max(m[("connect", "off")]["longest_ms"], m[("churn", "off")]["longest_ms"])
@@ -546,6 +552,9 @@ def main() -> None:
                         help="collector pauses at 20,000 connections, policy off and on")
     parser.add_argument("--churn", type=float, default=60.0,
                         help="seconds of churn in the --gc run (default 60)")
+    parser.add_argument("--policy", metavar="JSON",
+                        help='the on server\'s otp.GcPolicy fields in the --gc run, e.g. '
+                             '\'{"thresholds": [2000, 5, 0]}\' (default: the node\'s)')
     args = parser.parse_args()
 
     _soft, hard = raise_nofile()
@@ -557,7 +566,7 @@ def main() -> None:
               f"RLIMIT_NOFILE hard limit {hard}: {n:,} connections held (+{CHURN:,} churning,"
               f" +{CHAT_MEMBERS} chatting) per server, {workers} load-generator processes",
               flush=True)
-        gc_report(gc_run(n, args.churn, workers), n, hard)
+        gc_report(gc_run(n, args.churn, workers, args.policy), n, hard)
         return
     wanted = args.n or (2_000 if args.quick else 50_000)
     n = min(wanted, hard - FD_RESERVE)

@@ -106,6 +106,7 @@ def gc_policy(config: Config) -> otp.GcPolicy:
         freeze=node.gc_freeze,
         freeze_after_ms=node.gc_freeze_after_ms,
         thresholds=(node.gc_threshold0, node.gc_threshold1, node.gc_threshold2),
+        tick_ms=node.gc_tick_ms,
     )
 
 

@@ -78,11 +78,14 @@ class NodeConfig:
     # The cyclic collector (otp.gc_policy): freeze what lives once the tree is up, and what
     # survived a full collection longer than gc_freeze_after_ms; the collector's thresholds.
     gc_freeze: bool = True
-    gc_freeze_after_ms: float = field(default=5.0,
+    gc_freeze_after_ms: float = field(default=2.0,
                                       metadata=_check(lambda v: v >= 0, "milliseconds >= 0"))
     gc_threshold0: int = field(default=2_000, metadata=_check(lambda v: v >= 1, "at least 1"))
     gc_threshold1: int = field(default=5, metadata=_check(lambda v: v >= 0, "at least 0"))
-    gc_threshold2: int = field(default=1, metadata=_check(lambda v: v >= 0, "at least 0"))
+    gc_threshold2: int = field(default=0, metadata=_check(lambda v: v >= 0, "at least 0"))
+    # Milliseconds between the loop's collection ticks (0: none).
+    gc_tick_ms: float = field(default=50.0,
+                              metadata=_check(lambda v: v >= 0, "milliseconds >= 0"))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
@@ -160,3 +161,66 @@ def test_the_configured_policy_is_the_default_one() -> None:
 
     assert gc_policy(load_config("config.toml", env={})) == GcPolicy()
     assert gc_policy(load_config(None, env={"HEARTH_NODE_GC_FREEZE": "false"})).freeze is False
+
+
+def collection_finished(gen: int | None = None) -> asyncio.Future[int]:
+    """A future that gets the generation of the next collection to finish (of ``gen``, if
+    given); the hook removes itself."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+
+    def hook(phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop" and not done.done() and gen in (None, info["generation"]):
+            done.set_result(info["generation"])
+            gc.callbacks.remove(hook)
+
+    gc.callbacks.append(hook)
+    return done
+
+
+async def test_a_tick_collects_young_cycles_the_allocation_count_never_would() -> None:
+    # Frees balancing allocations (old connections closing as new ones open) keep the
+    # allocation count under threshold0, so CPython starts no collection: the tick does.
+    apply_gc_policy(GcPolicy(freeze=False, thresholds=(1_000_000, 5, 1), tick_ms=5.0))
+    dead = Node()
+    gone = weakref.ref(dead)
+    del dead
+    assert gone() is not None  # a cycle: reference counting alone does not free it
+
+    await asyncio.wait_for(collection_finished(), 5.0)
+
+    assert gone() is None
+    assert gc_stats()["ticks"] >= 1
+
+
+async def test_a_tick_runs_the_generation_the_counts_call_for() -> None:
+    apply_gc_policy(GcPolicy(freeze=False, thresholds=(1_000_000, 5, 1), tick_ms=5.0))
+    for _ in range(6):  # six young collections: generation 1's count passes its threshold 5
+        gc.collect(0)
+
+    generation = await asyncio.wait_for(collection_finished(), 5.0)
+    after = await asyncio.wait_for(collection_finished(), 5.0)
+
+    assert generation == 1
+    assert after == 0  # generation 1 collected: its count starts again
+
+
+async def test_a_tick_runs_full_collections_that_freeze_what_survived() -> None:
+    apply_gc_policy(GcPolicy(freeze_after_ms=0.0, thresholds=(1_000_000, 0, 0), tick_ms=5.0))
+    connection = Node()
+    assert tracked(connection)
+
+    await asyncio.wait_for(collection_finished(2), 5.0)
+
+    assert not tracked(connection)
+    assert gc_stats()["freezes"] >= 1
+
+
+async def test_tick_ms_0_means_no_tick() -> None:
+    apply_gc_policy(GcPolicy(freeze=False, thresholds=(1_000_000, 5, 1), tick_ms=0.0))
+
+    gc.collect(0)
+
+    assert gc_stats()["ticks"] == 0
+    with pytest.raises(ValueError, match="tick_ms"):
+        GcPolicy(tick_ms=-1)
