@@ -10,6 +10,12 @@ Runs ``hearth serve`` on a scratch database and, in one run:
 - **posting**: a signed-in client sends ``new_message`` without waiting for replies for
   ``--seconds``, then disconnects. Reported: replies ok and ``rate_limited``, the node's
   resident memory before and at its peak, and rows still inserted after the disconnect.
+- **logins** (item 7), at the shipped bcrypt cost (12) and dirty pool (2): 40 wrong guesses
+  for one account sent together, 30 wrong guesses and the right password sent together for
+  another, and a burst of 200 guesses at a third while its owner's neighbour logs in from
+  another address. Reported: how many guesses had their password checked (401) and how many
+  were refused before it (429), the right password's answer, and the neighbour's login time
+  beside the same login on an idle node.
 
 ``--tree DIR`` runs the node from another checkout (``git worktree add /tmp/old <commit>``)
 to compare before and after in the same conditions::
@@ -40,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """
 [node]
 name = "bench@floods"
-dirty_pool_size = 1
+dirty_pool_size = {pool}
 log_level = "info"
 
 [server]
@@ -51,7 +57,7 @@ port = 0
 path = "{db}"
 
 [auth]
-bcrypt_cost = 4
+bcrypt_cost = {cost}
 """
 PASSWORD = "a flood bench password"
 
@@ -59,10 +65,10 @@ PASSWORD = "a flood bench password"
 class Node:
     """A ``hearth serve`` subprocess, its log file and its port."""
 
-    def __init__(self, workdir: Path, tree: Path) -> None:
+    def __init__(self, workdir: Path, tree: Path, cost: int = 4, pool: int = 1) -> None:
         self.workdir = workdir
         self.config = workdir / "hearth.toml"
-        self.config.write_text(CONFIG.format(db=workdir / "hearth.db"))
+        self.config.write_text(CONFIG.format(db=workdir / "hearth.db", cost=cost, pool=pool))
         self.log = workdir / "node.log"
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")},
                     "PYTHONPATH": str(tree)}
@@ -290,17 +296,72 @@ async def posting(node: Node, seconds: float) -> dict[str, Any]:
         }
 
 
+LOGIN_USERS = ("guessed@example.com", "raced@example.com", "burst@example.com",
+               "neighbour@example.com")
+
+
+async def logins(node: Node, seconds: float) -> dict[str, Any]:
+    del seconds  # each part runs to its end
+
+    def at(address: str) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            local_addr=(address, 0), limit=0))
+
+    async def login(http: aiohttp.ClientSession, email: str, password: str) -> int:
+        async with http.post(f"{node.base}/api/v1/auth/token",
+                             json={"email": email, "password": password}) as resp:
+            await resp.read()
+            return resp.status
+
+    async def timed_login(http: aiohttp.ClientSession) -> tuple[int, float]:
+        t0 = time.perf_counter()
+        status = await login(http, "neighbour@example.com", PASSWORD)
+        return status, (time.perf_counter() - t0) * 1000
+
+    def counts(statuses: list[int]) -> dict[str, int]:
+        return {str(code): statuses.count(code) for code in sorted(set(statuses))}
+
+    out: dict[str, Any] = {}
+    async with at("127.0.0.6") as neighbour:
+        idle = [await timed_login(neighbour) for _ in range(3)]
+        out["neighbour_login_idle_ms"] = statistics.median(ms for _, ms in idle)
+    async with at("127.0.0.2") as guesser:
+        out["forty_guesses"] = counts(list(await asyncio.gather(
+            *(login(guesser, "guessed@example.com", f"guess {i}") for i in range(40)))))
+    async with at("127.0.0.3") as guesser:
+        *wrong, right = await asyncio.gather(
+            *(login(guesser, "raced@example.com", f"guess {i}") for i in range(30)),
+            login(guesser, "raced@example.com", PASSWORD))
+        out["thirty_guesses_and_the_password"] = {"guesses": counts(wrong), "password": right}
+    async with at("127.0.0.4") as guesser, at("127.0.0.5") as neighbour:
+        t0 = time.perf_counter()
+        burst = asyncio.gather(
+            *(login(guesser, "burst@example.com", f"guess {i}") for i in range(200)))
+        status, ms = await timed_login(neighbour)
+        statuses = list(await burst)
+        out["burst_of_200"] = {"guesses": counts(statuses),
+                               "burst_ms": (time.perf_counter() - t0) * 1000,
+                               "neighbour_status": status, "neighbour_login_ms": ms}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the checkout whose node runs (default: this one)")
+    parser.add_argument("--only", nargs="*", choices=("garbage", "posting", "logins"),
+                        help="run only these scenarios")
     args = parser.parse_args()
     results: dict[str, Any] = {"tree": str(args.tree)}
-    for name, scenario in (("garbage", garbage), ("posting", posting)):
+    scenarios = (("garbage", garbage, {}), ("posting", posting, {}),
+                 ("logins", logins, {"cost": 12, "pool": 2}))
+    for name, scenario, shipped in scenarios:
+        if args.only and name not in args.only:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
-            node = Node(Path(tmp), args.tree.resolve())
-            for email in ("poster@example.com", "flood@example.com"):
+            node = Node(Path(tmp), args.tree.resolve(), **shipped)
+            for email in ("poster@example.com", "flood@example.com", *LOGIN_USERS):
                 node.hearth("users", "create", "--email", email, "--role", "user",
                             stdin=PASSWORD + "\n")
             node.start()
