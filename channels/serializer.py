@@ -151,6 +151,10 @@ class Broadcast:
     def __repr__(self) -> str:
         return f"Broadcast({self.topic!r}, {self.event!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # To another node (otp.RedisAdapter): the message, not this node's encodings of it.
+        return (Broadcast, (self.topic, self.event, self.payload))
+
     def text(self, vsn: int) -> bytes:
         """The JSON text of this broadcast for serializer ``vsn``."""
         text = self._texts.get(vsn)

@@ -36,6 +36,7 @@ __all__ = [
     "ApiConfig",
     "AuthConfig",
     "ChannelsConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",
@@ -270,6 +271,63 @@ class PresenceConfig:
     )
 
 
+def _redis_url(v: str) -> bool:
+    if not v:
+        return True
+    parts = urllib.parse.urlsplit(v)
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """``[cluster]``: nodes that share PubSub, presence, socket disconnects and rate counts
+    through Redis (``otp.RedisAdapter``, ``otp.Nodes``). Off while ``redis_url`` is empty.
+
+    Every node of a cluster has its own ``node.name`` and the same ``auth.secret_key``
+    (tokens and cookies verify on any node; it also signs what nodes tell each other)."""
+
+    # redis://[:password@]host:port/db, rediss://... or unix:///path; empty: no cluster.
+    # Prefer HEARTH_CLUSTER_REDIS_URL to writing a password here; it is never logged.
+    redis_url: str = field(default="", repr=False, metadata=_check(
+        _redis_url, "empty, redis://host:port/db, rediss://... or unix:///path"))
+    # What the other nodes call to reach this one (its admin endpoint, for hearth tree
+    # --node); empty: this node's own http://<host>:<port>.
+    address: str = field(
+        default="",
+        metadata=_check(lambda v: v == "" or v.startswith(("http://", "https://")),
+                        "empty or an http(s):// URL"),
+    )
+    # Put before every Redis channel and key, so several clusters can share one Redis.
+    prefix: str = field(default="hearth", metadata=_check(
+        lambda v: re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", v) is not None,
+        "1 to 64 letters, digits or _.:-"))
+    # Seconds between two heartbeats of a node (and of each presence shard); a node not
+    # heard from for down_after seconds is down for the others (its presences leave).
+    heartbeat_interval: float = field(
+        default=1.0, metadata=_check(lambda v: 0.01 <= v <= 60, "seconds from 0.01 to 60"))
+    down_after: float = field(
+        default=10.0, metadata=_check(lambda v: 0 < v <= 3600, "seconds, more than 0, at "
+                                                               "most 3600"))
+
+    def __post_init__(self) -> None:
+        if self.down_after < 2 * self.heartbeat_interval:
+            raise ConfigError(
+                f"cluster.down_after ({self.down_after}) must be at least twice "
+                f"cluster.heartbeat_interval ({self.heartbeat_interval})"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this node joins a cluster."""
+        return bool(self.redis_url)
+
+
 @dataclass(frozen=True)
 class AdminConfig:
     """``[admin]``: the operators' endpoint (``hearth tree``, ``ps``, ``kill`` ...)."""
@@ -444,6 +502,7 @@ class Config:
     demo: DemoConfig = field(default_factory=DemoConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     presence: PresenceConfig = field(default_factory=PresenceConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     mail: MailConfig = field(default_factory=MailConfig)
@@ -473,6 +532,9 @@ def load_config(
     if not config.node.name:
         node = dataclasses.replace(config.node, name=f"hearth@{socket.gethostname()}")
         config = dataclasses.replace(config, node=node)
+    if config.cluster.enabled and not config.auth.secret_key:
+        # A generated key is one node's own: the others could not verify what it signs.
+        raise ConfigError("cluster.redis_url needs auth.secret_key, the same on every node")
     return config
 
 

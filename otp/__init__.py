@@ -5,8 +5,9 @@ registered names and the coroutine processes of ``spawn``. On top of it, one mod
 behaviour or tool: ``gen_server``, ``supervisor``, ``dynamic_supervisor``,
 ``task_supervisor``, ``registry``, ``pubsub``, ``timers``, ``dirty`` (pykka threads for
 blocking work), ``heir`` (tables that outlive their owner's crash), ``introspection`` and
-``node`` (running a tree as a program), ``gc_policy`` (short collector pauses for a node
-holding many connections). ``errors`` holds the few exceptions the runtime
+``node`` (running a tree as a program), ``redis_adapter`` and ``cluster`` (nodes that
+share their PubSub through Redis, and know of each other), ``gc_policy`` (short collector
+pauses for a node holding many connections). ``errors`` holds the few exceptions the runtime
 raises. Import from ``otp``, not from the modules: this
 list is the public surface, and a test keeps it honest.
 
@@ -61,12 +62,14 @@ from .heir import Heir
 from .introspection import process_info, supervision_tree
 from .node import node_info, run_node, serve_node
 from .pubsub import Adapter, LocalAdapter, PubSub
+from .redis_adapter import LINK_TOPIC, LinkChanged, RedisAdapter
 from .registry import Registry, Via
 from .supervisor import ChildInfo, ChildSpec, Supervisor
 from .task_supervisor import Task, TaskReply, TaskSupervisor
 from .timers import TimerRef, cancel_timer, send_after
 
 __all__ = [
+    "LINK_TOPIC",
     "Adapter",
     "AlreadyRegistered",
     "AlreadyStarted",
@@ -84,6 +87,7 @@ __all__ = [
     "GenServer",
     "Heir",
     "Ignore",
+    "LinkChanged",
     "LocalAdapter",
     "NoProcess",
     "NoReply",
@@ -93,6 +97,7 @@ __all__ = [
     "ProcessExited",
     "PubSub",
     "PykkaChild",
+    "RedisAdapter",
     "Ref",
     "Registry",
     "Reply",

@@ -5,8 +5,9 @@ directly by callers, so ``broadcast`` is a plain loop over mailboxes: messages f
 publisher arrive in the order they were sent. Subscribers are removed the moment they exit.
 
 Other nodes are reached through an :class:`Adapter`. The default, :class:`LocalAdapter`,
-reaches none; a cluster adapter (Redis) implements the same three methods and is given to
-``PubSub.start_link(adapter=...)``, so callers never change.
+reaches none; the cluster adapter, :class:`~otp.RedisAdapter`, implements the same three
+methods and is given to ``PubSub.start_link(adapter=...)``, so callers never change: a
+``broadcast`` reaches every node's subscribers, a ``local_broadcast`` this node's only.
 
 Under a supervisor (``PubSub.child_spec``) the table has an :class:`~otp.heir.Heir`: a
 restarted PubSub takes back the subscriptions of the one that crashed, so no subscriber
@@ -180,6 +181,11 @@ class PubSub(GenServer):
     def local_broadcast(pubsub: Any, topic: str, message: Any) -> None:
         """Send ``message`` to the subscribers of ``topic`` on this node only."""
         _topics(pubsub).deliver(topic, message, None)
+
+    @staticmethod
+    def adapter(pubsub: Any) -> Adapter:
+        """The adapter that carries ``pubsub``'s broadcasts to other nodes."""
+        return _topics(pubsub).adapter
 
     @staticmethod
     def subscribers(pubsub: Any, topic: str) -> list[Pid]:

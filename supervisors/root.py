@@ -30,9 +30,11 @@ from contexts.demo import DemoSeed
 from hearth.config import Config
 from hearth.names import LIVE, PRESENCE, PUBSUB, REGISTRY, ROOT, SESSIONS, TASKS
 from otp import (
+    Adapter,
     ChildSpec,
     DynamicSupervisor,
     PubSub,
+    RedisAdapter,
     Registry,
     Supervisor,
     TaskSupervisor,
@@ -65,7 +67,9 @@ def root_spec(config: Config) -> ChildSpec:
     """The child spec of the root supervisor, ``hearth.root``, for ``otp.run_node``."""
     children = [
         _repo(config),
-        PubSub.child_spec(id="PubSub", name=PUBSUB),
+        # With [cluster], its broadcasts reach every node's subscribers, through Redis.
+        PubSub.child_spec(id="PubSub", name=PUBSUB,
+                          init_kwargs={"adapter": _pubsub_adapter(config)}),
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         # Tracker shards: who is on each topic; diffs go out through the PubSub.
         presence_spec(PRESENCE, PUBSUB, config.presence.shards,
@@ -98,6 +102,14 @@ def cli_spec(config: Config) -> ChildSpec:
     return Supervisor.child_spec(
         children, id=CLI, name=CLI, init_kwargs={"strategy": "one_for_one"}
     )
+
+
+def _pubsub_adapter(config: Config) -> Adapter | None:
+    cluster = config.cluster
+    if not cluster.enabled:
+        return None
+    return RedisAdapter(cluster.redis_url, config.node.name, config.auth.secret_key.encode(),
+                        prefix=cluster.prefix)
 
 
 def _repo(config: Config) -> ChildSpec:

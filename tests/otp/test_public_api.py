@@ -58,6 +58,10 @@ EXPECTED = {
     "Adapter",
     "LocalAdapter",
     "PubSub",
+    # a cluster of nodes
+    "LINK_TOPIC",
+    "LinkChanged",
+    "RedisAdapter",
     "Registry",
     "Via",
     "TimerRef",
