@@ -1,10 +1,14 @@
-"""``hearth tree|ps|info|kill|restart|terminate|top|stats``: operate a running node.
+"""``hearth tree|ps|info|kill|restart|terminate|top|stats|nodes``: operate a running node.
 
 Each command is one or more requests to the node's admin endpoint (``web.admin``) under
 ``/_admin``, with the header ``Authorization: Bearer <admin token>``. Every command takes
 ``--url`` (default: ``admin.url``, else ``server.base_url()``), ``--token`` (default:
 ``admin.token``, which ``HEARTH_ADMIN_TOKEN`` sets), ``--json`` (the endpoint's answer as
 JSON instead of a table) and ``--config PATH``.
+
+In a cluster, ``hearth nodes`` lists every node (name, address, uptime, connections, last
+heartbeat), and ``tree``, ``ps``, ``info`` and ``stats`` take ``--node NAME``: the node the
+command talks to asks that one and passes its answer on.
 
 Exit status: 0 on success; 1 when the node refused or failed the action (401, 404, 409, ...)
 or could not be reached ("cannot reach the node at URL: ..."); 2 on a usage error, a missing
@@ -32,7 +36,7 @@ EXIT_USAGE = 2
 TIMEOUT = 15.0
 SORTS = ("mailbox", "messages", "memory", "restarts")
 
-COMMANDS = ("tree", "ps", "info", "kill", "restart", "terminate", "top", "stats")
+COMMANDS = ("tree", "ps", "info", "kill", "restart", "terminate", "top", "stats", "nodes")
 
 
 class AdminError(Exception):
@@ -82,15 +86,20 @@ def add_commands(
         parser.add_argument("--json", action="store_true", help="print the answer as JSON")
         return parser
 
-    tree = command("tree", help="show the running node's supervision tree")
+    def another_node(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--node", metavar="NAME",
+                            help="ask this node of the cluster (through the one reached)")
+        return parser
+
+    tree = another_node(command("tree", help="show the running node's supervision tree"))
     tree.add_argument("--depth", type=_count(0), help="how many levels of supervisors")
     tree.add_argument("--all", action="store_true", help="list every dynamic child")
 
-    ps = command("ps", help="list the busiest processes")
+    ps = another_node(command("ps", help="list the busiest processes"))
     ps.add_argument("--sort", choices=SORTS, default="mailbox")
     ps.add_argument("--limit", type=_count(1), default=20)
 
-    info = command("info", help="everything known about one process")
+    info = another_node(command("info", help="everything known about one process"))
     info.add_argument("target", metavar="PID|NAME")
 
     kill = command("kill", help="send an exit signal to a process")
@@ -107,7 +116,8 @@ def add_commands(
     top.add_argument("--limit", type=_count(1), default=10, help="processes shown")
     top.add_argument("--count", type=_count(1), help="stop after this many views")
 
-    command("stats", help="one snapshot of the node's figures")
+    another_node(command("stats", help="one snapshot of the node's figures"))
+    command("nodes", help="the nodes of the cluster: address, uptime, connections, heartbeat")
 
 
 # -- running a command -----------------------------------------------------------------------
@@ -194,7 +204,7 @@ def _print_json(value: Any) -> None:
 
 
 def _tree(client: Client, args: argparse.Namespace) -> int:
-    tree = client.get("tree", depth=args.depth, all=1 if args.all else 0)
+    tree = client.get("tree", depth=args.depth, all=1 if args.all else 0, node=args.node)
     if args.json:
         _print_json(tree)
     else:
@@ -203,7 +213,7 @@ def _tree(client: Client, args: argparse.Namespace) -> int:
 
 
 def _ps(client: Client, args: argparse.Namespace) -> int:
-    answer = client.get("ps", sort=args.sort, limit=args.limit)
+    answer = client.get("ps", sort=args.sort, limit=args.limit, node=args.node)
     if args.json:
         _print_json(answer)
     else:
@@ -212,7 +222,7 @@ def _ps(client: Client, args: argparse.Namespace) -> int:
 
 
 def _info(client: Client, args: argparse.Namespace) -> int:
-    info = client.get("info", target=args.target)
+    info = client.get("info", target=args.target, node=args.node)
     if args.json:
         _print_json(info)
     else:
@@ -244,7 +254,7 @@ def _child_action(client: Client, args: argparse.Namespace) -> int:
 
 
 def _stats(client: Client, args: argparse.Namespace) -> int:
-    stats = client.get("stats")
+    stats = client.get("stats", node=args.node)
     if args.json:
         _print_json(stats)
     else:
@@ -281,6 +291,15 @@ def _top(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _nodes(client: Client, args: argparse.Namespace) -> int:
+    answer = client.get("nodes")
+    if args.json:
+        _print_json(answer)
+    else:
+        print(format_nodes(answer))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "tree": _tree,
     "ps": _ps,
@@ -290,6 +309,7 @@ _COMMANDS: dict[str, Callable[[Client, argparse.Namespace], int]] = {
     "terminate": _child_action,
     "top": _top,
     "stats": _stats,
+    "nodes": _nodes,
 }
 
 
@@ -472,5 +492,32 @@ def format_stats(stats: dict[str, Any], rate: float | None) -> str:
     if rate is not None:
         rows.append(("messages/s", f"{rate:.1f}"))
     rows.append(("memory (RSS)", _bytes(stats.get("memory_rss_bytes"))))
+    cluster = stats.get("cluster")
+    if isinstance(cluster, dict):
+        rows.append(("cluster link", f"{cluster.get('link', '-')} "
+                                     f"({cluster.get('nodes_up', '-')} of "
+                                     f"{cluster.get('nodes', '-')} nodes up)"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in rows)
+
+
+NODE_COLUMNS = ("NAME", "STATE", "ADDRESS", "UPTIME", "CONNECTIONS", "LAST HEARTBEAT")
+
+
+def format_nodes(answer: dict[str, Any]) -> str:
+    """The ``nodes`` table, and the cluster link's state under it."""
+    rows = [NODE_COLUMNS]
+    for node in answer.get("nodes") or []:
+        beat = node.get("last_heartbeat_s")
+        rows.append((
+            str(node.get("name", "?")) + (" *" if node.get("self") else ""),
+            "up" if node.get("up") else "down",
+            str(node.get("address") or "-"),
+            _duration(node.get("uptime_s")),
+            str(node.get("connections", "-")),
+            "-" if node.get("self") or beat is None else f"{_duration(beat)} ago",
+        ))
+    cluster = answer.get("cluster")
+    link = ("not in a cluster" if not isinstance(cluster, dict)
+            else f"cluster link {cluster.get('link', '-')}")
+    return format_table(rows, right={3, 4}) + f"\n(* this node; {link})"

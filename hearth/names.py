@@ -6,6 +6,7 @@ from __future__ import annotations
 ROOT = "hearth.root"
 REPO = "hearth.repo"
 PUBSUB = "hearth.pubsub"
+NODES = "hearth.nodes"
 REGISTRY = "hearth.registry"
 PRESENCE = "hearth.presence"
 RATE_LIMITER = "hearth.rate_limiter"

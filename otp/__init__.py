@@ -43,6 +43,7 @@ from ._kernel import (
     unregister,
     whereis,
 )
+from .cluster import EVENTS_TOPIC, NODES_TOPIC, Heartbeat, NodeDown, Nodes, NodeUp
 from .dirty import DirtyWorker, PykkaChild, dirty_pool_spec, run_dirty
 from .dynamic_supervisor import DynamicSupervisor
 from .errors import (
@@ -69,7 +70,9 @@ from .task_supervisor import Task, TaskReply, TaskSupervisor
 from .timers import TimerRef, cancel_timer, send_after
 
 __all__ = [
+    "EVENTS_TOPIC",
     "LINK_TOPIC",
+    "NODES_TOPIC",
     "Adapter",
     "AlreadyRegistered",
     "AlreadyStarted",
@@ -85,12 +88,16 @@ __all__ = [
     "From",
     "GcPolicy",
     "GenServer",
+    "Heartbeat",
     "Heir",
     "Ignore",
     "LinkChanged",
     "LocalAdapter",
     "NoProcess",
     "NoReply",
+    "NodeDown",
+    "NodeUp",
+    "Nodes",
     "Ok",
     "OtpError",
     "Pid",

@@ -18,6 +18,9 @@ dirty pool, nothing that serves.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from actors.mailer import NAME as MAILER
 from actors.mailer import Mailer, adapter_for
 from actors.rate_limiter import NAME as RATE_LIMITER
@@ -28,11 +31,12 @@ from channels.presence import presence_spec
 from contexts import chat
 from contexts.demo import DemoSeed
 from hearth.config import Config
-from hearth.names import LIVE, PRESENCE, PUBSUB, REGISTRY, ROOT, SESSIONS, TASKS
+from hearth.names import LIVE, NODES, PRESENCE, PUBSUB, REGISTRY, ROOT, SESSIONS, TASKS
 from otp import (
     Adapter,
     ChildSpec,
     DynamicSupervisor,
+    Nodes,
     PubSub,
     RedisAdapter,
     Registry,
@@ -70,6 +74,7 @@ def root_spec(config: Config) -> ChildSpec:
         # With [cluster], its broadcasts reach every node's subscribers, through Redis.
         PubSub.child_spec(id="PubSub", name=PUBSUB,
                           init_kwargs={"adapter": _pubsub_adapter(config)}),
+        *_cluster(config),
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         # Tracker shards: who is on each topic; diffs go out through the PubSub.
         presence_spec(PRESENCE, PUBSUB, config.presence.shards,
@@ -102,6 +107,32 @@ def cli_spec(config: Config) -> ChildSpec:
     return Supervisor.child_spec(
         children, id=CLI, name=CLI, init_kwargs={"strategy": "one_for_one"}
     )
+
+
+def _cluster(config: Config) -> list[ChildSpec]:
+    """With [cluster]: the heartbeats that tell every node who else is up."""
+    cluster = config.cluster
+    if not cluster.enabled:
+        return []
+    return [Nodes.child_spec(PUBSUB, config.node.name, cluster.heartbeat_interval,
+                             cluster.down_after, _node_info(config), id="Nodes", name=NODES)]
+
+
+def _node_info(config: Config) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """What this node's heartbeats say of it: where to reach it, and its connections."""
+    address = config.cluster.address
+
+    async def info() -> dict[str, Any]:
+        said: dict[str, Any] = {"connections": (await DynamicSupervisor.count_children(
+            SESSIONS))["active"]}
+        if address:
+            said["address"] = address
+        else:
+            host, port = await Endpoint.address()  # not yet while the tree starts
+            said["address"] = f"http://{host}:{port}"
+        return said
+
+    return info
 
 
 def _pubsub_adapter(config: Config) -> Adapter | None:

@@ -10,7 +10,13 @@ do (``exit/2``, ``supervisor:restart_child/2``).
 Routes (JSON in and out): ``GET /_admin/tree?depth=N&all=0|1``, ``GET /_admin/ps?sort=
 mailbox|messages|memory|restarts&limit=N``, ``GET /_admin/info?target=PID|NAME``, ``POST
 /_admin/kill {target, reason}``, ``POST /_admin/restart`` and ``POST /_admin/terminate``
-``{supervisor, child_id}``, ``GET /_admin/stats``.
+``{supervisor, child_id}``, ``GET /_admin/stats``, ``GET /_admin/nodes``.
+
+In a cluster (``[cluster]``), ``nodes`` lists every node this one hears (``otp.Nodes``), and
+any ``GET`` above with ``node=NAME`` is asked of that node instead: this node forwards it to
+the address that node announces, with its own admin token (every node of a cluster has the
+same), and answers what that node answered. ``stats`` tells whether the cluster link (Redis)
+is up.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import hmac
 import sys
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -57,10 +64,12 @@ def _error(status: int, message: str) -> web.Response:
 
 
 def _guarded(handler: Handler) -> Handler:
-    """Let ``handler`` run only for the admin token; CSRF does not apply (no cookies here)."""
+    """Let ``handler`` run only for the admin token; CSRF does not apply (no cookies here).
+    A ``GET`` with ``node=NAME`` (another node of the cluster) is forwarded to it."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        token = request.app[CONFIG].admin.token
+        config = request.app[CONFIG]
+        token = config.admin.token
         if not token:
             raise web.HTTPNotFound()
         sent = request.headers.get("Authorization", "")
@@ -68,9 +77,39 @@ def _guarded(handler: Handler) -> Handler:
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(),
                                                                  token.encode()):
             return _error(401, "unauthorized")
+        node = request.query.get("node")
+        if request.method == "GET" and node and node != config.node.name:
+            return await _forward(request, node, token)
         return await handler(request)
 
     return csrf.exempt(guarded)
+
+
+FORWARD_TIMEOUT = 10.0
+
+
+async def _forward(request: web.Request, node: str, token: str) -> web.Response:
+    """Ask ``node`` the same question, at the address its heartbeats announce."""
+    if not request.app[CONFIG].cluster.enabled:
+        return _error(404, f"no node {node}: this node is not in a cluster")
+    row = next((r for r in await otp.Nodes.list(names.NODES) if r["name"] == node), None)
+    if row is None or not row.get("address"):
+        return _error(404, f"no node {node} in the cluster")
+    query = {k: v for k, v in request.query.items() if k != "node"}
+    url = f"{str(row['address']).rstrip('/')}{request.path}"
+    try:
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT)
+        ) as session, session.get(url, params=query,
+                                  headers={"Authorization": f"Bearer {token}"}) as answer:
+            body = await answer.read()
+            return web.Response(body=body, status=answer.status,
+                                content_type="application/json",
+                                headers={"Cache-Control": "no-store"})
+    except (aiohttp.ClientError, TimeoutError) as e:
+        state = "up" if row.get("up") else "down"
+        return _error(502, f"node {node} ({state}) did not answer at {row['address']}: "
+                           f"{type(e).__name__}")
 
 
 def _resolve(target: Any) -> Any:
@@ -215,6 +254,7 @@ async def stats(request: web.Request) -> web.Response:
     )
     return _json({
         **otp.node_info(),
+        "cluster": await _cluster(request),
         "connections": len(sessions),
         "channels": sum(len(p._state.channels) for p in sessions),
         "presences": presences,
@@ -223,6 +263,30 @@ async def stats(request: web.Request) -> web.Response:
         "slow_consumers_disconnected": metrics["slow_consumers_disconnected"],
         "bad_frames": metrics["bad_frames"],
     })
+
+
+async def _cluster(request: web.Request) -> dict[str, Any] | None:
+    """The cluster link and the nodes up, or ``None`` for a node alone."""
+    if not request.app[CONFIG].cluster.enabled:
+        return None
+    adapter = otp.PubSub.adapter(names.PUBSUB)
+    link = adapter.info() if isinstance(adapter, otp.RedisAdapter) else {"link": "down"}
+    rows = await otp.Nodes.list(names.NODES)
+    return {**link, "nodes_up": sum(1 for r in rows if r["up"]), "nodes": len(rows)}
+
+
+async def nodes(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    if not config.cluster.enabled:
+        info = otp.node_info()
+        alone = {"name": config.node.name, "self": True, "up": True,
+                 "uptime_s": info["uptime_s"], "last_heartbeat_s": None,
+                 "address": config.server.base_url(),
+                 "connections": sum(1 for p in list(k._procs.values())
+                                    if isinstance(p, SocketSession))}
+        return _json({"cluster": None, "nodes": [alone]})
+    return _json({"cluster": await _cluster(request),
+                  "nodes": await otp.Nodes.list(names.NODES)})
 
 
 def _rss() -> int:
@@ -245,3 +309,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(f"{PREFIX}/restart", _guarded(restart))
     router.add_post(f"{PREFIX}/terminate", _guarded(terminate))
     router.add_get(f"{PREFIX}/stats", _guarded(stats))
+    router.add_get(f"{PREFIX}/nodes", _guarded(nodes))
