@@ -30,14 +30,12 @@ from email.utils import formatdate, make_msgid
 from typing import Any, NamedTuple, Protocol
 
 import aiosmtplib
-import aiosqlite
 
 from hearth.behaviours import implementation
 from hearth.config import MailConfig
 from otp import From, GenServer, Ok, Reply, call
-
-from .repo import NAME as REPO
-from .repo import Repo
+from store import NAME as REPO
+from store import Connection, Repo
 
 __all__ = ["NAME", "Mail", "MailAdapter", "Mailer", "OutboxAdapter", "SmtpAdapter", "adapter_for"]
 
@@ -79,7 +77,7 @@ class OutboxAdapter:
     async def deliver(self, mail: Mail) -> None:
         now = self.clock()
 
-        async def insert(conn: aiosqlite.Connection) -> None:
+        async def insert(conn: Connection) -> None:
             await conn.execute(
                 "INSERT INTO outbox (recipient, subject, body, created_at) VALUES (?, ?, ?, ?)",
                 (mail.to, mail.subject, mail.body, now),

@@ -13,6 +13,13 @@ outright loses at most the last :data:`FLUSH_EVERY` seconds of counts. Window en
 clock times for that reason. The process also sweeps expired windows once a minute so idle
 keys do not accumulate.
 
+Nodes that share one database (PostgreSQL) share the counts: each flush adds the events this
+node counted since its last one to the stored window (or starts it, if the stored one has
+ended) and reads back the sum, which every node then counts on from. A window is the one
+whichever node stored first. So no node's events are lost to another's, and each node sees
+the others' within :data:`FLUSH_EVERY` seconds; within that second, the slots are exact per
+node, not across nodes.
+
 ``hit`` counts an event and says whether it was within the limit; ``check`` only looks.
 ``acquire`` takes a slot in several counters at once, or in none: a login takes its slot per
 account and per address *before* the password is checked, so however many attempts arrive
@@ -23,17 +30,14 @@ not have counted (a right password), ``reset`` forgets a count. Buckets and keys
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import aiosqlite
-
 import otp
-from actors.repo import Repo
 from otp import GenServer, NoReply, Ok
 from otp.gen_server import table_of
+from store import Connection, DatabaseError, Repo, Row
 
 __all__ = ["FLUSH_EVERY", "NAME", "USER_QUOTA", "Decision", "RateLimiter"]
 
@@ -62,11 +66,15 @@ class Decision(NamedTuple):
 
 
 class _Window:
-    __slots__ = ("count", "ends")
+    """``count``: the events of the window as this node knows them; ``pending``: those of
+    them not yet added to the stored window."""
+
+    __slots__ = ("count", "ends", "pending")
 
     def __init__(self, ends: float, count: int = 0) -> None:
         self.count = count
         self.ends = ends
+        self.pending = 0
 
 
 class _Table(dict[tuple[str, str], _Window]):
@@ -136,6 +144,7 @@ class RateLimiter(GenServer):
         if slot is None or slot.ends <= now:
             slot = table[(bucket, key)] = _Window(now + window)
         slot.count += cost
+        slot.pending += cost
         table.changed.add((bucket, key))
         return Decision(slot.count <= limit, limit, max(0, limit - slot.count), slot.ends - now,
                         slot.ends)
@@ -161,6 +170,7 @@ class RateLimiter(GenServer):
         for slot, (bucket, key, limit) in zip(slots, counters, strict=True):
             if not full:
                 slot.count += 1
+                slot.pending += 1
                 table[(bucket, key)] = slot
                 table.changed.add((bucket, key))
             decisions.append(Decision(not full or slot.count < limit, limit,
@@ -175,6 +185,7 @@ class RateLimiter(GenServer):
         slot = table.get((bucket, key))
         if slot is not None and slot.count > 0:
             slot.count -= 1
+            slot.pending -= 1
             table.changed.add((bucket, key))
 
     @staticmethod
@@ -196,28 +207,67 @@ class RateLimiter(GenServer):
             table.changed.add((bucket, key))
 
 
+# Adds this node's events to the stored window if it still runs, else stores this node's;
+# answers the window as stored now. Counts never go below 0 (a slot given back after the
+# stored window ended).
+_MERGE = (
+    " ON CONFLICT (bucket, key) DO UPDATE SET"
+    " count = CASE WHEN rate_limits.ends_at > ? THEN"
+    " (CASE WHEN rate_limits.count + excluded.count < 0 THEN 0"
+    " ELSE rate_limits.count + excluded.count END)"
+    " ELSE (CASE WHEN excluded.count < 0 THEN 0 ELSE excluded.count END) END,"
+    " ends_at = CASE WHEN rate_limits.ends_at > ? THEN rate_limits.ends_at"
+    " ELSE excluded.ends_at END"
+    " RETURNING bucket, key, count, ends_at"
+)
+_BATCH = 200
+
+
+def _merge_sql(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO rate_limits (bucket, key, count, ends_at) VALUES {values}{_MERGE}"
+
+
 async def _flush(table: _Table) -> None:
-    """Write the windows that changed (and delete the forgotten ones) in one transaction."""
+    """Add the events counted since the last flush to the stored windows (and delete the
+    forgotten ones) in one transaction, then count on from what is stored."""
     if table.repo is None or not table.changed:
         return
     changed, table.changed = table.changed, set()
-    upserts = [(b, k, w.count, w.ends) for (b, k) in changed if (w := table.get((b, k)))]
-    deletes = [(b, k) for (b, k) in changed if (b, k) not in table]
+    # Sorted: two nodes flushing the same keys lock their rows in the same order.
+    sent = {key: (w, w.pending) for key in sorted(changed) if (w := table.get(key))}
+    for window, _ in sent.values():
+        window.pending = 0
+    deletes = [key for key in changed if key not in sent]
     now = time.time()
 
-    async def write(conn: aiosqlite.Connection) -> None:
-        await conn.executemany(
-            "INSERT INTO rate_limits (bucket, key, count, ends_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (bucket, key) DO UPDATE SET count = excluded.count,"
-            " ends_at = excluded.ends_at",
-            upserts,
-        )
-        await conn.executemany("DELETE FROM rate_limits WHERE bucket = ? AND key = ?", deletes)
+    async def write(conn: Connection) -> list[Row]:
+        stored: list[Row] = []
+        items = [(b, k, delta, w.ends) for (b, k), (w, delta) in sent.items()]
+        for start in range(0, len(items), _BATCH):
+            batch = items[start:start + _BATCH]
+            params = [value for item in batch for value in item]
+            stored += await conn.fetch_all(_merge_sql(len(batch)), (*params, now, now))
+        await conn.execute_many("DELETE FROM rate_limits WHERE bucket = ? AND key = ?", deletes)
         await conn.execute("DELETE FROM rate_limits WHERE ends_at <= ?", (now,))
+        return stored
 
     try:
-        await Repo.transaction(write, repo=table.repo)
-    except (sqlite3.Error, otp.CallError) as e:
-        # The Repo is restarting or the disk is full: keep the counts and try again later.
+        stored = await Repo.transaction(write, repo=table.repo)
+    except (DatabaseError, otp.CallError) as e:
+        # The Repo is restarting, the disk is full, or two nodes' flushes deadlocked: keep
+        # the counts and try again later.
+        for window, delta in sent.values():
+            window.pending += delta
         table.changed |= changed
         log.warning("rate limiter: could not save %d windows: %s", len(changed), e)
+        return
+    for row in stored:
+        key = (row["bucket"], row["key"])
+        entry = sent.get(key)
+        # The same window still (not reset, nor replaced, while the flush ran): the stored
+        # sum, and what was counted here since.
+        if entry is not None and table.get(key) is entry[0]:
+            window = entry[0]
+            window.count = int(row["count"]) + window.pending
+            window.ends = float(row["ends_at"])

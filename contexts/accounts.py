@@ -42,23 +42,21 @@ import logging
 import math
 import re
 import secrets
-import sqlite3
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
 import bcrypt
 
 import otp
 from actors.mailer import NAME as MAILER
 from actors.mailer import Mailer
 from actors.rate_limiter import RateLimiter
-from actors.repo import NAME as REPO
-from actors.repo import Repo, Row
 from hearth.config import AuthConfig
+from store import NAME as REPO
+from store import Connection, IntegrityError, Repo, Row
 
 from .roles import ROLES, is_role
 from .tokens import revoke_families
@@ -222,7 +220,7 @@ class Accounts:
                 ),
                 repo=self.repo,
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # Someone registered the same address between the check and the insert.
             raise ValidationError({"email": [TAKEN]}) from None
 
@@ -254,7 +252,7 @@ class Accounts:
                                          display_name=display_name, role="user", now=now),
                 repo=self.repo,
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             user = None
         auth = self.auth
         flooded = not RateLimiter.hit(SIGN_UP_ACCOUNT, normalize_email(email),
@@ -399,7 +397,7 @@ class Accounts:
         user_id = row["id"] if row is not None else None
         ttl = self.auth.reset_token_ttl
 
-        async def store(conn: aiosqlite.Connection) -> None:
+        async def store(conn: Connection) -> None:
             # Both branches prune the expired tokens, so both do a write.
             await conn.execute("DELETE FROM password_resets WHERE expires_at <= ?", (now,))
             if user_id is not None:
@@ -436,14 +434,15 @@ class Accounts:
             raise ValidationError({"password": errors})
         password_hash = await self.hash_password(new_password)
 
-        async def consume(conn: aiosqlite.Connection) -> User:
+        async def consume(conn: Connection) -> User:
             now = self.clock()
-            async with conn.execute(
+            # Locked from the read on: the same link used twice at once (two nodes of one
+            # PostgreSQL database) changes the password once; the other finds it used.
+            reset = await conn.fetch_one(
                 "SELECT token_hash, user_id, expires_at, used_at FROM password_resets"
-                " WHERE token_hash = ?",
+                " WHERE token_hash = ? FOR UPDATE",
                 (token_hash,),
-            ) as cur:
-                reset = await cur.fetchone()
+            )
             if reset is None or not _usable(reset, token_hash, now):
                 raise InvalidToken("the reset link is unknown, used or expired")
             user_id = reset["user_id"]
@@ -458,10 +457,8 @@ class Accounts:
             )
             await conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
             await revoke_families(conn, user_id, now)
-            async with conn.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)
-            ) as cur:
-                user = await cur.fetchone()
+            user = await conn.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
+                                        (user_id,))
             assert user is not None  # the reset row references it
             return _user(user)
 
@@ -469,7 +466,7 @@ class Accounts:
 
 
 async def insert_user(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     email: str,
     password_hash: str,
@@ -478,15 +475,14 @@ async def insert_user(
     now: float,
 ) -> User:
     """Insert a validated user inside a ``Repo.transaction``; raises
-    ``sqlite3.IntegrityError`` if the email is taken."""
-    async with conn.execute(
+    :class:`store.IntegrityError` if the email is taken."""
+    row = await conn.fetch_one(
         "INSERT INTO users (email, email_norm, password_hash, role, display_name, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (email, normalize_email(email), password_hash, role, display_name, now, now),
-    ) as cur:
-        user_id = cur.lastrowid
-    assert user_id is not None
-    return User(user_id, email, role, display_name, now, now)
+    )
+    assert row is not None
+    return User(row["id"], email, role, display_name, now, now)
 
 
 # -- rules -----------------------------------------------------------------------------------
@@ -575,7 +571,7 @@ def _usable(reset: Row | None, token_hash: str, now: float) -> bool:
     )
 
 
-async def _no_mail(conn: aiosqlite.Connection) -> None:
+async def _no_mail(conn: Connection) -> None:
     await conn.execute("SELECT 1 FROM outbox WHERE id = -1")
 
 

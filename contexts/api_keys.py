@@ -24,14 +24,11 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from actors.repo import Repo, Row
+from store import Connection, IntegrityError, Repo, Row
 
 from .accounts import User
 from .roles import at_least
@@ -121,7 +118,7 @@ async def create_key(user_id: int, name: str) -> tuple[ApiKey, str]:
         insert = functools.partial(_insert, user_id, name, prefix, _hash(secret), now)
         try:
             result = await Repo.transaction(insert)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             continue
         if isinstance(result, ApiKeyError):
             raise result
@@ -131,22 +128,24 @@ async def create_key(user_id: int, name: str) -> tuple[ApiKey, str]:
 
 
 async def _insert(
-    user_id: int, name: str, prefix: str, key_hash: str, now: float, conn: aiosqlite.Connection
+    user_id: int, name: str, prefix: str, key_hash: str, now: float, conn: Connection
 ) -> int | ApiKeyError:
-    # Counted and inserted in one transaction, so two requests at once cannot both pass.
-    async with conn.execute(
+    # Counted and inserted in one transaction, so two requests at once cannot both pass;
+    # the owner's row is locked first, so neither can two nodes of one PostgreSQL database.
+    await conn.execute("SELECT 1 FROM users WHERE id = ? FOR UPDATE", (user_id,))
+    row = await conn.fetch_one(
         "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL", (user_id,)
-    ) as cur:
-        row = await cur.fetchone()
+    )
     if row is not None and row[0] >= MAX_KEYS:
         return ApiKeyError("too_many_keys",
                            f"an account may hold {MAX_KEYS} live keys; revoke one first")
-    async with conn.execute(
+    inserted = await conn.fetch_one(
         "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?) RETURNING id",
         (user_id, name, prefix, key_hash, now),
-    ) as cur:
-        return cur.lastrowid or 0
+    )
+    assert inserted is not None
+    return int(inserted["id"])
 
 
 async def list_keys(user_id: int) -> list[ApiKey]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from actors.repo import NAME as REPO
-from actors.repo import Repo
+from store import NAME as REPO
+from store import IntegrityError, Repo
 
 from .validation import ValidationError
 
@@ -51,8 +50,9 @@ async def create_product(name: Any, price_cents: Any, repo: Any = REPO) -> Produ
         raise ValidationError(errors)
     try:
         result = await Repo.execute(
-            "INSERT INTO products (name, price_cents, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO products (name, price_cents, created_at) VALUES (?, ?, ?)"
+            " RETURNING id",
             (name, price_cents, time.time()), repo=repo)
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ValidationError({"name": ["has already been taken"]}) from None
-    return Product(int(result.lastrowid or 0), name, price_cents)
+    return Product(result.rows[0]["id"], name, price_cents)

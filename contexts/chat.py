@@ -17,17 +17,14 @@ Bad input raises :class:`~contexts.validation.ValidationError` naming each bad f
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
-from actors.repo import NAME as REPO
-from actors.repo import Repo, Row
+from store import NAME as REPO
+from store import Connection, IntegrityError, Repo, Row
 
 from .validation import ValidationError
 
@@ -176,12 +173,12 @@ async def create_room(slug: Any, name: Any, repo: Any = REPO) -> Room:
     now = time.time()
     try:
         result = await Repo.execute(
-            "INSERT INTO rooms (slug, name, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO rooms (slug, name, created_at) VALUES (?, ?, ?) RETURNING id",
             (slug, name, now), repo=repo,
         )
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise ValidationError({"slug": [TAKEN]}) from None
-    return Room(int(result.lastrowid or 0), slug, name, now)
+    return Room(result.rows[0]["id"], slug, name, now)
 
 
 def _slug_errors(slug: str) -> list[str]:
@@ -270,31 +267,33 @@ async def post_message(
         raise ValidationError(errors)
     now = time.time()
 
-    async def insert(conn: aiosqlite.Connection) -> ChatMessage:
-        # The author's name is read in the same transaction: one trip to the Repo.
-        if client_id is not None:
-            async with conn.execute(
+    async def insert(conn: Connection) -> ChatMessage:
+        # The author's name is read in the same transaction: one trip to the Repo. A retry
+        # that comes while the first is still being stored (by another node of one
+        # PostgreSQL database) waits on the unique index, then finds it and stores nothing.
+        inserted = await conn.fetch_one(
+            "INSERT INTO messages (room_id, user_id, body, created_at, client_id)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (room_id, user_id, text, now, client_id),
+        )
+        if inserted is None:  # only a client_id can conflict
+            stored = await conn.fetch_one(
                 f"{_MESSAGE} WHERE m.room_id = ? AND m.user_id = ? AND m.client_id = ?",
                 (room_id, user_id, client_id),
-            ) as found:
-                stored = await found.fetchone()
-            if stored is not None:
-                return replace(_message(stored), replay=True)
-        try:
-            cur = await conn.execute(
-                "INSERT INTO messages (room_id, user_id, body, created_at, client_id)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (room_id, user_id, text, now, client_id),
             )
-        except sqlite3.IntegrityError:
-            raise await _missing(conn, room_id, user_id) from None
-        async with conn.execute(f"{_MESSAGE} WHERE m.id = ?", (cur.lastrowid,)) as found:
-            row = await found.fetchone()
+            assert stored is not None
+            return replace(_message(stored), replay=True)
+        row = await conn.fetch_one(f"{_MESSAGE} WHERE m.id = ?", (inserted["id"],))
         assert row is not None
         return _message(row)
 
-    # An exception in insert rolls the transaction back and reaches us here.
-    return await Repo.transaction(insert, repo=repo)
+    try:
+        # An exception in insert rolls the transaction back and reaches us here.
+        return await Repo.transaction(insert, repo=repo)
+    except IntegrityError:
+        # A room or user that does not exist: asked after the rollback (on PostgreSQL, a
+        # failed statement ends its transaction).
+        raise await _missing(room_id, user_id, repo) from None
 
 
 def _valid_client_id(value: Any) -> bool:
@@ -302,14 +301,12 @@ def _valid_client_id(value: Any) -> bool:
             and all(c.isascii() and (c.isalnum() or c in "-_") for c in value))
 
 
-async def _missing(conn: aiosqlite.Connection, room_id: int, user_id: int) -> ValidationError:
+async def _missing(room_id: int, user_id: int, repo: Any) -> ValidationError:
     errors: dict[str, list[str]] = {}
-    async with conn.execute("SELECT 1 FROM rooms WHERE id = ?", (room_id,)) as cur:
-        if await cur.fetchone() is None:
-            errors["room"] = ["does not exist"]
-    async with conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)) as cur:
-        if await cur.fetchone() is None:
-            errors["user"] = ["does not exist"]
+    if await Repo.fetch_one("SELECT 1 FROM rooms WHERE id = ?", (room_id,), repo=repo) is None:
+        errors["room"] = ["does not exist"]
+    if await Repo.fetch_one("SELECT 1 FROM users WHERE id = ?", (user_id,), repo=repo) is None:
+        errors["user"] = ["does not exist"]
     return ValidationError(errors or {"room": ["does not exist"]})
 
 

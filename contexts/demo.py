@@ -18,12 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, TextIO
 
-import aiosqlite
-
-from actors.repo import NAME as REPO
-from actors.repo import Repo
 from hearth.config import Config
 from otp import GenServer, Ignore
+from store import NAME as REPO
+from store import Connection, IntegrityError, Repo
 
 from .accounts import Accounts, insert_user
 
@@ -77,11 +75,10 @@ async def seed_demo(
     hashes = await asyncio.gather(*(accounts.hash_password(p) for p in passwords))
     now = clock()
 
-    async def insert(conn: aiosqlite.Connection) -> bool:
+    async def insert(conn: Connection) -> bool:
         # Checked again inside the transaction: another process may have added users.
-        async with conn.execute("SELECT 1 FROM users LIMIT 1") as cur:
-            if await cur.fetchone() is not None:
-                return False
+        if await conn.fetch_one("SELECT 1 FROM users LIMIT 1") is not None:
+            return False
         ids = []
         for (email, role, name), password_hash in zip(DEMO_USERS, hashes, strict=True):
             user = await insert_user(
@@ -89,22 +86,29 @@ async def seed_demo(
                 now=now,
             )
             ids.append(user.id)
-        await conn.executemany(
-            "INSERT OR IGNORE INTO rooms (slug, name, created_at) VALUES (?, ?, ?)",
+        await conn.execute_many(
+            "INSERT INTO rooms (slug, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(slug, name, now) for slug, name in DEMO_ROOMS],
         )
-        await conn.executemany(
+        await conn.execute_many(
             "INSERT INTO posts (author_id, title, body, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
             [(ids[author], title, body, now, now) for author, title, body in DEMO_POSTS],
         )
-        await conn.executemany(
-            "INSERT OR IGNORE INTO products (name, price_cents, created_at) VALUES (?, ?, ?)",
+        await conn.execute_many(
+            "INSERT INTO products (name, price_cents, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [(name, price, now) for name, price in DEMO_PRODUCTS],
         )
         return True
 
-    if not await Repo.transaction(insert, repo=repo):
+    try:
+        seeded = await Repo.transaction(insert, repo=repo)
+    except IntegrityError:
+        # Another node seeding the same empty PostgreSQL database got there first (its
+        # users were not yet committed when this one looked).
+        seeded = False
+    if not seeded:
         return []
     log.info(
         "demo data seeded: %d users, %d rooms, %d posts, %d products",

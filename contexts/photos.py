@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from actors.repo import NAME as REPO
-from actors.repo import Repo
+from store import NAME as REPO
+from store import Connection, Repo
 
 __all__ = ["Photo", "add_photos", "avatar_url", "list_photos"]
 
@@ -27,14 +27,16 @@ async def add_photos(user_id: int, stored: list[tuple[str, str]], repo: Any = RE
     ever saved becomes their avatar."""
     now = time.time()
 
-    async def insert(conn: Any) -> list[Photo]:
+    async def insert(conn: Connection) -> list[Photo]:
         photos = []
         for key, url in stored:
-            async with conn.execute(
-                "INSERT INTO photos (user_id, key, url, created_at) VALUES (?, ?, ?, ?)",
+            row = await conn.fetch_one(
+                "INSERT INTO photos (user_id, key, url, created_at) VALUES (?, ?, ?, ?)"
+                " RETURNING id",
                 (user_id, key, url, now),
-            ) as cur:
-                photos.append(Photo(int(cur.lastrowid or 0), user_id, key, url))
+            )
+            assert row is not None
+            photos.append(Photo(row["id"], user_id, key, url))
         if photos:
             await conn.execute(
                 "UPDATE users SET avatar_url = ? WHERE id = ? AND avatar_url IS NULL",

@@ -21,16 +21,15 @@ the ``Broadcast``.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from actors.repo import NAME as REPO
-from actors.repo import Repo, Row
 from channels.serializer import Broadcast
 from hearth.names import PUBSUB
 from otp import PubSub
+from store import NAME as REPO
+from store import Connection, Repo, Row
 
 from .roles import at_least
 from .validation import Conflict, ValidationError
@@ -200,9 +199,10 @@ async def search_posts(query: str, limit: int = 20, repo: Any = REPO) -> list[Po
         raise ValueError(f"a search is at most {MAX_QUERY} characters")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{escaped}%"
+    # LIKE ignores case on SQLite, not on PostgreSQL: both sides lowered, it does on both.
     rows = await Repo.fetch_all(
-        f"{_SELECT} WHERE p.published = 1 AND (p.title LIKE ? ESCAPE '\\'"
-        " OR p.body LIKE ? ESCAPE '\\') ORDER BY p.id DESC LIMIT ?",
+        f"{_SELECT} WHERE p.published = 1 AND (LOWER(p.title) LIKE LOWER(?) ESCAPE '\\'"
+        " OR LOWER(p.body) LIKE LOWER(?) ESCAPE '\\') ORDER BY p.id DESC LIMIT ?",
         (pattern, pattern, limit), repo=repo,
     )
     return [_post(r) for r in rows]
@@ -228,11 +228,11 @@ async def create_post(
     now = time.time()
     result = await Repo.execute(
         "INSERT INTO posts (author_id, title, body, created_at, updated_at, published)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (author_id, title, body, now, now, published),
         repo=repo,
     )
-    post = await get_post(int(result.lastrowid or 0), repo=repo)
+    post = await get_post(result.rows[0]["id"], repo=repo)
     assert post is not None
     if post.published:
         _publish("created", post.to_json(), pubsub)
@@ -299,30 +299,29 @@ async def unlike_post(post_id: int, user_id: int, repo: Any = REPO, pubsub: Any 
 
 async def _change_like(post_id: int, user_id: int, step: int, repo: Any, pubsub: Any
                        ) -> Post | None:
-    async def change(conn: Any) -> int | bool | None:
-        # Checked, changed and counted in one transaction, so likes sent at once add up
-        # exactly and each caller learns the count its own like made.
-        async with conn.execute("SELECT 1 FROM posts WHERE id = ?", (post_id,)) as cur:
-            if await cur.fetchone() is None:
-                return None
+    async def change(conn: Connection) -> int | bool | None:
+        # Checked, changed and counted in one transaction, the post's row locked from the
+        # first read (nodes sharing a PostgreSQL database like at once too), so likes sent
+        # at once add up exactly and each caller learns the count its own like made.
+        if await conn.fetch_one("SELECT 1 FROM posts WHERE id = ? FOR UPDATE",
+                                (post_id,)) is None:
+            return None
         if step > 0:
-            try:
-                await conn.execute(
-                    "INSERT INTO post_likes (post_id, user_id, created_at) VALUES (?, ?, ?)",
-                    (post_id, user_id, time.time()),
-                )
-            except sqlite3.IntegrityError:
-                return False
+            changed = await conn.execute(
+                "INSERT INTO post_likes (post_id, user_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (post_id, user_id, time.time()),
+            )
         else:
-            async with conn.execute(
+            changed = await conn.execute(
                 "DELETE FROM post_likes WHERE post_id = ? AND user_id = ?", (post_id, user_id)
-            ) as cur:
-                if cur.rowcount == 0:
-                    return False
-        async with conn.execute(
+            )
+        if changed.rowcount == 0:
+            return False
+        row = await conn.fetch_one(
             "UPDATE posts SET likes = likes + ? WHERE id = ? RETURNING likes", (step, post_id)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        assert row is not None  # locked above: it cannot have gone
         return int(row[0])
 
     likes = await Repo.transaction(change, repo=repo)

@@ -16,9 +16,7 @@ import hashlib
 import secrets
 import time
 
-import aiosqlite
-
-from actors.repo import Repo
+from store import Connection, Repo
 
 from .accounts import User
 
@@ -35,7 +33,7 @@ async def create(user_id: int, max_age: float) -> str:
     token = secrets.token_urlsafe(32)
     now = time.time()
 
-    async def insert(conn: aiosqlite.Connection) -> None:
+    async def insert(conn: Connection) -> None:
         # Each login also clears the user's expired rows, so the table stays bounded
         # without a sweeper.
         await conn.execute(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actors.repo import NAME as REPO
-from actors.repo import Repo
+from store import NAME as REPO
+from store import Repo
 
 __all__ = ["BusyRoom", "busiest_rooms", "site_counts"]
 

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-import aiosqlite
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
 
-from actors.repo import Repo
 from hearth.config import AuthConfig, ConfigError
+from store import NAME as REPO
+from store import Connection, Repo
 
 from .roles import is_role
 
@@ -127,7 +127,8 @@ class Tokens:
     """Issues, refreshes, verifies and revokes API tokens; one per application, made at
     start from ``auth`` and the node's secret key (used for HS256)."""
 
-    def __init__(self, auth: AuthConfig, secret: bytes) -> None:
+    def __init__(self, auth: AuthConfig, secret: bytes, *, repo: Any = REPO) -> None:
+        self.repo = repo
         self.algorithm = auth.jwt_algorithm
         self.issuer = auth.jwt_issuer
         self.audience = auth.jwt_audience
@@ -143,12 +144,12 @@ class Tokens:
         family_id = secrets.token_urlsafe(16)
         refresh_token = _new_refresh_token()
 
-        async def start_family(conn: aiosqlite.Connection) -> None:
-            await _run(conn, "INSERT INTO token_families (id, user_id, created_at)"
-                             " VALUES (?, ?, ?)", (family_id, user.id, now))
+        async def start_family(conn: Connection) -> None:
+            await conn.execute("INSERT INTO token_families (id, user_id, created_at)"
+                               " VALUES (?, ?, ?)", (family_id, user.id, now))
             await self._store_refresh(conn, refresh_token, family_id, user.id, now)
 
-        await Repo.transaction(start_family)
+        await Repo.transaction(start_family, repo=self.repo)
         return TokenPair(self.sign_access(user, family_id, now=now), refresh_token,
                          int(self.access_ttl))
 
@@ -226,7 +227,7 @@ class Tokens:
         """:meth:`decode`, then check the token's family is still live."""
         access = self.decode(token)
         row = await Repo.fetch_one("SELECT revoked_at FROM token_families WHERE id = ?",
-                                   (access.family_id,))
+                                   (access.family_id,), repo=self.repo)
         if row is None or row["revoked_at"] is not None:
             raise TokenError("revoked_token", "the token has been revoked")
         return access
@@ -237,13 +238,13 @@ class Tokens:
         """End one login: its refresh token and its access tokens stop working."""
         await Repo.execute(
             "UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (time.time(), family_id),
+            (time.time(), family_id), repo=self.repo,
         )
 
     async def revoke_user(self, user_id: int) -> None:
         """End every API login of ``user_id`` (after a password change, say)."""
         now = time.time()
-        await Repo.transaction(lambda conn: revoke_families(conn, user_id, now))
+        await Repo.transaction(lambda conn: revoke_families(conn, user_id, now), repo=self.repo)
 
     # -- refresh tokens ---------------------------------------------------------------------
 
@@ -252,24 +253,25 @@ class Tokens:
         token_hash = _hash(refresh_token)
         fresh = _new_refresh_token()
 
-        async def rotate(conn: aiosqlite.Connection) -> _Spent | TokenError:
+        async def rotate(conn: Connection) -> _Spent | TokenError:
             # Refusals are returned, not raised: raising would roll back a family's
-            # revocation along with everything else.
-            async with conn.execute(
+            # revocation along with everything else. The token's row (and its family's) is
+            # locked from the read on: the same token presented twice at once, to two nodes
+            # of one PostgreSQL database, is spent by one and seen spent by the other.
+            row = await conn.fetch_one(
                 "SELECT r.family_id, r.user_id, r.expires_at, r.used_at, f.revoked_at"
                 " FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id"
-                " WHERE r.token_hash = ?",
+                " WHERE r.token_hash = ? FOR UPDATE",
                 (token_hash,),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             if row is None:
                 return TokenError("invalid_token", "unknown refresh token")
             family_id, user_id = row["family_id"], row["user_id"]
             if row["revoked_at"] is not None:
                 return TokenError("revoked_token", "the token has been revoked")
             if row["used_at"] is not None:
-                await _run(conn, "UPDATE token_families SET revoked_at = ? WHERE id = ?",
-                           (now, family_id))
+                await conn.execute("UPDATE token_families SET revoked_at = ? WHERE id = ?",
+                                   (now, family_id))
                 log.warning("refresh token used twice: revoked token family %s of user %s",
                             family_id, user_id)
                 return TokenError("revoked_token",
@@ -277,21 +279,20 @@ class Tokens:
                                   revoked_family=family_id)
             if row["expires_at"] <= now:
                 return TokenError("expired_token", "the refresh token has expired")
-            await _run(conn, "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
-                       (now, token_hash))
+            await conn.execute("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?",
+                               (now, token_hash))
             await self._store_refresh(conn, fresh, family_id, user_id, now)
             return _Spent(user_id, family_id, fresh)
 
-        result = await Repo.transaction(rotate)
+        result = await Repo.transaction(rotate, repo=self.repo)
         if isinstance(result, TokenError):
             raise result
         return result
 
     async def _store_refresh(
-        self, conn: aiosqlite.Connection, token: str, family_id: str, user_id: int, now: float
+        self, conn: Connection, token: str, family_id: str, user_id: int, now: float
     ) -> None:
-        await _run(
-            conn,
+        await conn.execute(
             "INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (_hash(token), family_id, user_id, now, now + self.refresh_ttl),
@@ -307,11 +308,6 @@ def _new_refresh_token() -> str:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def _run(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> None:
-    async with conn.execute(sql, params):
-        pass
 
 
 def _claims(claims: dict[str, Any]) -> AccessToken:
@@ -405,7 +401,7 @@ def _public_bytes(key: Any) -> bytes:
     return data
 
 
-async def revoke_families(conn: aiosqlite.Connection, user_id: int, now: float) -> None:
+async def revoke_families(conn: Connection, user_id: int, now: float) -> None:
     """End every API login of ``user_id``, inside the caller's transaction: their access
     tokens stop working at the next request and their refresh tokens are refused."""
     await conn.execute(

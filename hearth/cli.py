@@ -17,6 +17,10 @@ fields (each printed to stderr as ``hearth: field: message``).
 
 ``hearth tree``, ``ps``, ``info``, ``kill``, ``restart``, ``terminate``, ``top`` and ``stats``
 operate a running node through its admin endpoint: see :mod:`hearth.admin_cli`.
+
+``hearth db migrate``, ``status`` and ``copy`` work on the database without a node: see
+:mod:`hearth.db_cli`. ``serve``, ``users`` and ``db`` refuse a PostgreSQL server that cannot be
+reached or refuses the login as a configuration error (exit 2, naming ``repo.url``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from actors.mailer import adapter_for
 from contexts.accounts import Accounts, ValidationError
 from contexts.roles import ROLES
 from contexts.tokens import check_keys
-from hearth import admin_cli
+from hearth import admin_cli, db_cli
 from hearth.config import Config, ConfigError, load_config
 from hearth.logs import configure_logging
 from supervisors.root import cli_spec, root_spec
@@ -58,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a bad key file is a configuration error, so refuse it now, before anything runs.
             check_keys(config.auth)
             adapter_for(config.mail)
+        if args.command in ("serve", "users"):
+            db_cli.check_repo(config)
     except ConfigError as e:
         print(f"hearth: configuration error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -68,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _users(args, config)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.run(args, config)
+    if args.command == "db":
+        return db_cli.run(args, config)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces the choice
 
 
@@ -96,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     for action in (create, listing, set_role):
         _add_config_option(action)
     admin_cli.add_commands(commands, _add_config_option)
+    db_cli.add_commands(commands, _add_config_option)
     return parser
 
 

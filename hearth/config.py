@@ -48,6 +48,7 @@ __all__ = [
     "OAuthConfig",
     "OAuthProviderConfig",
     "PresenceConfig",
+    "RepoConfig",
     "ServerConfig",
     "StorageConfig",
     "load_config",
@@ -124,6 +125,47 @@ class DatabaseConfig:
     path: str = "data/hearth.db"
     read_connections: int = field(default=2, metadata=_check(lambda v: 1 <= v <= 32,
                                                                "from 1 to 32"))
+
+
+def _repo_url(v: str) -> bool:
+    scheme, sep, rest = v.partition("://")
+    if not v:
+        return True
+    if scheme == "sqlite":
+        return sep != "" and rest.startswith("/") and rest != "/"
+    if scheme in ("postgresql", "postgres"):
+        try:
+            parts = urllib.parse.urlsplit(v)
+            parts.port  # noqa: B018 (raises for a port that is not a number)
+        except ValueError:
+            return False
+        return bool(parts.hostname) or "host=" in parts.query
+    return False
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """``[repo]``: the database the Repo owns (``store.repo``)."""
+
+    # Empty: the SQLite file of database.path. Else sqlite:///relative.db,
+    # sqlite:////absolute.db or postgresql://user:password@host:port/database. Never logged
+    # with its password.
+    url: str = field(
+        default="",
+        repr=False,
+        metadata=_check(_repo_url, "empty, sqlite:///path or postgresql://user@host/database"),
+    )
+    # PostgreSQL: connections in the pool; seconds a statement may run, and a connection
+    # may take to open (0: no limit on statements).
+    pool_size: int = field(default=10, metadata=_check(lambda v: 1 <= v <= 1000,
+                                                         "from 1 to 1000"))
+    statement_timeout: float = field(default=30.0,
+                                     metadata=_check(lambda v: v >= 0, "seconds >= 0"))
+    connect_timeout: float = field(default=5.0, metadata=_check(lambda v: v > 0, "seconds > 0"))
+
+    def resolved_url(self, database: DatabaseConfig) -> str:
+        """The database to use: ``url``, or else the SQLite file of ``database.path``."""
+        return self.url or f"sqlite:///{database.path}"
 
 
 JWT_ALGORITHMS = ("HS256", "RS256", "EdDSA")
@@ -499,6 +541,7 @@ class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    repo: RepoConfig = field(default_factory=RepoConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)

@@ -25,9 +25,7 @@ from actors.mailer import NAME as MAILER
 from actors.mailer import Mailer, adapter_for
 from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
-from actors.repo import NAME as REPO
-from actors.repo import Repo
-from channels.presence import presence_spec
+from channels.presence import Replication, presence_spec
 from contexts import chat
 from contexts.demo import DemoSeed
 from hearth.config import Config
@@ -44,6 +42,9 @@ from otp import (
     TaskSupervisor,
     dirty_pool_spec,
 )
+from store import NAME as REPO
+from store import Repo
+from store.url import from_config
 from web.endpoint import NAME as ENDPOINT
 from web.endpoint import Endpoint
 
@@ -78,7 +79,8 @@ def root_spec(config: Config) -> ChildSpec:
         Registry.child_spec(id="Registry", name=REGISTRY, init_kwargs={"keys": "unique"}),
         # Tracker shards: who is on each topic; diffs go out through the PubSub.
         presence_spec(PRESENCE, PUBSUB, config.presence.shards,
-                      config.presence.broadcast_window, fetch=chat.presence_users),
+                      config.presence.broadcast_window, fetch=chat.presence_users,
+                      replication=_replication(config)),
         dirty_pool_spec(config.node.dirty_pool_size),
         # Its counts (logins, API quotas) are kept in the Repo's database across restarts.
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER,
@@ -135,6 +137,14 @@ def _node_info(config: Config) -> Callable[[], Awaitable[dict[str, Any]]]:
     return info
 
 
+def _replication(config: Config) -> Replication | None:
+    """With [cluster]: each tracker shard replicates to the same shard on the others."""
+    cluster = config.cluster
+    if not cluster.enabled:
+        return None
+    return Replication(config.node.name, cluster.heartbeat_interval, cluster.down_after)
+
+
 def _pubsub_adapter(config: Config) -> Adapter | None:
     cluster = config.cluster
     if not cluster.enabled:
@@ -144,6 +154,4 @@ def _pubsub_adapter(config: Config) -> Adapter | None:
 
 
 def _repo(config: Config) -> ChildSpec:
-    return Repo.child_spec(
-        config.database.path, config.database.read_connections, id="Repo", name=REPO
-    )
+    return Repo.child_spec(from_config(config), id="Repo", name=REPO)

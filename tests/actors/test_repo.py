@@ -18,9 +18,9 @@ import aiosqlite
 import pytest
 
 import otp
-from actors import repo as repo_module
-from actors.repo import Repo, RepoUnavailable, SchemaTooNew
 from otp import StartError
+from store import DatabaseError, IntegrityError, Repo, RepoUnavailable, SchemaTooNew
+from store import repo as repo_module
 from store.migrations import MIGRATIONS
 from tests.actors._tree import supervised
 
@@ -129,9 +129,9 @@ async def test_a_broken_constraint_is_the_callers_error_and_the_repo_lives_on(
     insert = "INSERT INTO rooms (slug, name, created_at) VALUES (?, ?, ?)"
     await Repo.execute(insert, ("a", "A", 1.0), repo=NAME)
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await Repo.execute(insert, ("a", "again", 1.0), repo=NAME)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(DatabaseError, match="no such table: nowhere"):
         await Repo.execute("INSERT INTO nowhere VALUES (?)", (1,), repo=NAME)
 
     assert otp.is_alive(pid)
