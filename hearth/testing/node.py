@@ -9,16 +9,27 @@ setup task and stops when :meth:`TestNode.stop` is called (the fixtures of
 
 Only one node runs at a time in a test process: its processes are registered under the
 node's names (``hearth.repo``, ``hearth.pubsub``, ...), as in a served node.
+
+On a PostgreSQL run (``pytest --hearth-repo postgresql``, or ``HEARTH_TEST_REPO``: see
+:mod:`hearth.testing.plugin`) each node's database is a PostgreSQL database of its own,
+made for its ``database.path`` from a template migrated once per run (``CREATE DATABASE ...
+TEMPLATE``, a few tens of milliseconds) and dropped when the test that made it ends (or its
+module, for a module's node). The same path gives the same database, so a test that stops a
+node and starts it again finds its data, as on SQLite. :func:`repo_for` does the same for
+tests that start a Repo of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import concurrent.futures
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import otp
 from contexts.accounts import Accounts
@@ -26,8 +37,8 @@ from contexts.tokens import Tokens
 from hearth.config import Config, load_config
 from otp import Down, Exit
 
-__all__ = ["PASSWORD", "SECRET_KEY", "TestNode", "current_node", "dotted", "running", "start_node",
-           "test_config"]
+__all__ = ["PASSWORD", "SECRET_KEY", "TestNode", "current_node", "dotted", "repo_for", "running",
+           "start_node", "test_config"]
 
 SECRET_KEY = "hearth-testing-secret-key-of-forty-chars"
 """The node's ``auth.secret_key``: tests sign what the node accepts with it."""
@@ -62,7 +73,17 @@ def test_config(data_dir: Path, overrides: Mapping[str, Any] | None = None) -> C
         "api.anonymous_rate_limit": 100_000,
     }
     settings.update(overrides or {})
+    if _postgres is not None and "repo.url" not in settings:
+        settings["repo.url"] = _postgres.database_for(str(settings["database.path"]))
     return load_config(env={}, overrides=settings)
+
+
+def repo_for(path: Path) -> str:
+    """What a test that starts its own Repo gives it for the SQLite file ``path``: the path,
+    or on a PostgreSQL run the URL of a database of its own, named after the path."""
+    if _postgres is None:
+        return str(path)
+    return _postgres.database_for(str(path))
 
 
 test_config.__test__ = False  # type: ignore[attr-defined]
@@ -170,3 +191,157 @@ def current_node() -> TestNode:
             "no Hearth test node is running: ask for the `hearth_node` (or `conn`) fixture"
         )
     return _running[-1]
+
+
+# -- PostgreSQL runs -------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class _Postgres:
+    """The server a PostgreSQL run's databases live on, and the databases made so far."""
+
+    def __init__(self, admin_url: str, make_url: Callable[[str], str],
+                 cluster: Any = None) -> None:
+        self.admin_url = admin_url
+        self.make_url = make_url
+        self.cluster = cluster
+        self.template = f"hearth_template_{os.getpid()}"
+        self.made: dict[str, str] = {}  # database name: its URL
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, "hearth-test-pg")
+
+    def sync(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work()`` to its end on a loop of its own (a test's loop may be running)."""
+        return self._worker.submit(lambda: asyncio.run(work())).result()
+
+    async def _admin(self) -> Any:
+        import asyncpg
+
+        return await asyncpg.connect(self.admin_url)
+
+    def make_template(self) -> None:
+        import asyncpg
+
+        from store.postgres import migrate
+
+        async def make() -> None:
+            admin = await self._admin()
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+                await admin.execute(f'CREATE DATABASE "{self.template}"')
+            finally:
+                await admin.close()
+            conn = await asyncpg.connect(self.make_url(self.template))
+            try:
+                await migrate(conn, self.template)
+            finally:
+                await conn.close()
+
+        self.sync(make)
+
+    def database_for(self, key: str) -> str:
+        """The URL of the database for ``key`` (a SQLite path), made on first use."""
+        name = "hearth_t_" + hashlib.sha1(key.encode()).hexdigest()[:20]
+        url = self.made.get(name)
+        if url is None:
+            async def make() -> None:
+                admin = await self._admin()
+                try:
+                    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'
+                                        " STRATEGY FILE_COPY")
+                finally:
+                    await admin.close()
+
+            self.sync(make)
+            url = self.made[name] = self.make_url(name)
+        return url
+
+    def drop_unused(self) -> None:
+        """Drop the databases no running node uses."""
+        used = {node.config.repo.url for node in _running}
+        names = [name for name, url in self.made.items() if url not in used]
+        if not names:
+            return
+
+        async def drop() -> None:
+            admin = await self._admin()
+            try:
+                for name in names:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+        self.sync(drop)
+        for name in names:
+            del self.made[name]
+
+    def close(self) -> None:
+        async def drop() -> None:
+            admin = await self._admin()
+            try:
+                for name in [*self.made, self.template]:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+        try:
+            if self.cluster is None:
+                self.sync(drop)
+        finally:
+            self._worker.shutdown()
+            if self.cluster is not None:
+                self.cluster.destroy()
+
+
+_postgres: _Postgres | None = None
+
+
+def use_postgres(server: str) -> str:
+    """Make every test node (and :func:`repo_for`) use PostgreSQL from now on: ``server``
+    is ``"postgresql"`` for a throwaway cluster of this run's (:mod:`hearth.testing.postgres`),
+    or the URL of a server where this user may create databases. Returns what it uses, for
+    the report's header."""
+    global _postgres
+    if server == "postgresql":
+        from .postgres import start_cluster
+
+        cluster = start_cluster()
+        pg = _Postgres(cluster.url(), cluster.url, cluster)
+        shown = f"a throwaway cluster on port {cluster.port}"
+    else:
+        from store.url import redact
+
+        shown = redact(server)
+        base = server
+
+        def url_of(name: str) -> str:
+            import urllib.parse
+
+            parts = urllib.parse.urlsplit(base)
+            return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+        pg = _Postgres(server, url_of)
+    try:
+        pg.make_template()
+    except BaseException:
+        pg.close()
+        raise
+    _postgres = pg
+    return f"PostgreSQL ({shown})"
+
+
+def postgres_in_use() -> bool:
+    """Whether this is a PostgreSQL run."""
+    return _postgres is not None
+
+
+def drop_unused_databases() -> None:
+    if _postgres is not None:
+        _postgres.drop_unused()
+
+
+def stop_postgres() -> None:
+    global _postgres
+    if _postgres is not None:
+        pg, _postgres = _postgres, None
+        pg.close()

@@ -15,11 +15,19 @@ Fixtures:
 
 Every mock of :mod:`hearth.testing.mocks` is verified when its test's body ends (Mox's
 ``verify_on_exit!``): a missing call fails the test that expected it; then it is reset.
+
+``--hearth-repo`` (default: the ``HEARTH_TEST_REPO`` environment variable, else SQLite)
+chooses the database of every node the kit starts: ``postgresql`` starts a throwaway
+PostgreSQL cluster for the run (:mod:`hearth.testing.postgres`), a ``postgresql://`` URL
+uses that server (its user must be allowed to create databases). Each test then gets
+databases of its own (see :mod:`hearth.testing.node`); tests that only make sense on SQLite
+say so with ``@pytest.mark.sqlite_only`` and are skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+import os
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +36,7 @@ import pytest_asyncio
 from channels.testing import channel_case
 
 from . import mocks
+from . import node as nodes
 from .conn import Conn
 from .node import TestNode, dotted, start_node, test_config
 
@@ -37,12 +46,64 @@ __all__ = ["channel_case", "conn", "hearth_module_node", "hearth_node", "hearth_
 MARKER = "hearth_config"
 
 
+REPO_OPTION = "--hearth-repo"
+REPO_ENV = "HEARTH_TEST_REPO"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        REPO_OPTION, default=None, metavar="DATABASE",
+        help="the database of the kit's nodes: sqlite (the default), postgresql (a throwaway "
+             f"cluster) or a postgresql:// server URL; default: ${REPO_ENV}",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(overrides, **keys): configuration of the test's Hearth node, dotted keys "
         "to values ({'api.rate_limit': 5}, or api__rate_limit=5)",
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test reads or writes the SQLite file itself; "
+        "skipped on a PostgreSQL run",
+    )
+    # The one place the kit reads the environment: a CI step chooses the database so.
+    repo = config.getoption(REPO_OPTION) or os.environ.get(REPO_ENV, "")
+    if repo and repo != "sqlite":
+        if not (repo == "postgresql" or repo.startswith(("postgresql://", "postgres://"))):
+            raise pytest.UsageError(f"{REPO_OPTION}: expected sqlite, postgresql or a "
+                                    f"postgresql:// URL, not {repo!r}")
+        config.stash[_REPO] = nodes.use_postgres(repo)
+
+
+_REPO = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    nodes.stop_postgres()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"hearth repo: {config.stash.get(_REPO, 'SQLite')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not nodes.postgres_in_use():
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "SQLite only"
+            item.add_marker(pytest.mark.skip(reason=f"a PostgreSQL run: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _hearth_databases() -> Iterator[None]:
+    """On a PostgreSQL run, drop the databases of the test once it is over (a module's node
+    keeps its own until the module's end)."""
+    yield
+    nodes.drop_unused_databases()
 
 
 def _overrides(node: pytest.Item | pytest.Collector) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""A small tree for tests that store: the Repo on a scratch database, a dirty pool and the
+"""A small tree for tests that store: the Repo on a scratch database (a SQLite file, or on a
+PostgreSQL run a database of its own: ``hearth.testing.repo_for``), a dirty pool and the
 Mailer, under the node's names."""
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from actors.mailer import NAME as MAILER
 from actors.mailer import MailAdapter, Mailer
 from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
-from actors.repo import NAME as REPO
-from actors.repo import Repo
+from hearth.testing.node import repo_for
 from otp import Down, Pid, Supervisor, dirty_pool_spec
+from store import NAME as REPO
+from store import Repo
 
 
 @asynccontextmanager
@@ -28,7 +30,7 @@ async def store_tree(
     task that starts it, and a fixture's task is not the test's.
     """
     children = [
-        Repo.child_spec(str(db), 1, name=REPO),
+        Repo.child_spec(repo_for(db), 1, name=REPO),
         dirty_pool_spec(pool_size),
         RateLimiter.child_spec(name=RATE_LIMITER),
         Mailer.child_spec(adapter, name=MAILER),

@@ -7,16 +7,17 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from actors.rate_limiter import NAME, RateLimiter
-from actors.repo import NAME as REPO
-from actors.repo import Repo
+from hearth.testing.node import repo_for
 from otp import Pid, Supervisor
+from store import NAME as REPO
+from store import Repo
 
 from ._tree import supervised
 
 
 def limiter_tree(db: Path) -> AbstractAsyncContextManager[Pid]:
     return supervised([
-        Repo.child_spec(str(db), 1, name=REPO),
+        Repo.child_spec(repo_for(db), 1, name=REPO),
         RateLimiter.child_spec(id="limiter", name=NAME, init_kwargs={"repo": REPO}),
     ])
 

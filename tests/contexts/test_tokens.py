@@ -19,6 +19,7 @@ from actors.repo import NAME as REPO
 from actors.repo import Repo
 from contexts.tokens import TokenError, Tokens
 from hearth.config import AuthConfig, ConfigError
+from hearth.testing.node import repo_for
 from otp import Down, Supervisor
 from tests.web._keys import write_ed25519_pair, write_rsa_pair
 
@@ -169,7 +170,7 @@ def test_ill_typed_claims_are_invalid(claim: str, value: object) -> None:
 async def repo_with_users(tmp_path: Path, *user_ids: int) -> AsyncIterator[None]:
     """A Repo on a fresh database holding users ``user_ids``."""
     otp.trap_exit(True)
-    sup = await Supervisor.start_link([Repo.child_spec(str(tmp_path / "t.db"), name=REPO)])
+    sup = await Supervisor.start_link([Repo.child_spec(repo_for(tmp_path / "t.db"), name=REPO)])
     assert sup is not None
     try:
         for user_id in user_ids:

@@ -13,6 +13,7 @@ import pytest
 from contexts.accounts import Accounts
 from hearth import cli
 from hearth.config import load_config
+from hearth.testing.node import postgres_in_use, repo_for
 
 from ..actors._tree import store_tree
 
@@ -36,6 +37,9 @@ class Run:
     async def __call__(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
         """Exit status, stdout and stderr."""
         clean = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
+        if postgres_in_use():
+            # The database store_tree reads back, on a PostgreSQL run.
+            clean["HEARTH_REPO_URL"] = repo_for(self.cwd / "data" / "hearth.db")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "hearth", *args, "--config", "hearth.toml",
             cwd=self.cwd,
