@@ -32,8 +32,10 @@ from typing import Any
 import aiohttp
 
 from hearth.config import Config, load_config
+from hearth.testing import PASSWORD, Conn, log_in_with_password, redirected_to
 from hearth.testing.redis_server import RedisServer
 from tests.chaos._node import free_port
+from tests.web.test_user_socket_endpoint import page_token
 
 ADMIN_TOKEN = "a-cluster-admin-token-0123456789abcdefghij"
 SECRET_KEY = "a-cluster-secret-key-0123456789abcdefghijklm"
@@ -231,3 +233,45 @@ async def cluster(tmp_path: Path, redis: RedisServer, *names: str,
     finally:
         for node in nodes.values():
             await node.kill()
+
+
+# -- people ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    """Someone registered on one node and signed in, through the pages, on another: their
+    browser session's cookie and the socket token a room page of that node rendered."""
+
+    name: str
+    email: str
+    cookie: str | None
+    token: str
+    node: Node
+
+
+async def sign_up(node: Node, name: str) -> None:
+    """Register ``name`` (``<name>@example.com``) through ``node``'s pages."""
+    async with Conn(node) as browser:
+        registered = await browser.post("/register", {
+            "email": f"{name}@example.com", "display_name": name.capitalize(),
+            "password": PASSWORD,
+        })
+        assert redirected_to(registered) == "/login", f"{name} could not register"
+
+
+async def sign_in(node: Node, name: str) -> Person:
+    """Log ``name`` in on ``node`` through its pages; the room page's socket token."""
+    email = f"{name}@example.com"
+    async with Conn(node) as browser:
+        page = await browser.get(redirected_to(await log_in_with_password(browser, email)))
+        assert page.user == name.capitalize(), f"{name} could not log in on {node.name}"
+        return Person(name, email, browser.cookie, await page_token(browser), node)
+
+
+async def log_out(person: Person, node: Node) -> None:
+    """``person``'s browser session logs out through ``node``'s pages."""
+    async with Conn(node) as browser:
+        browser.cookie = person.cookie
+        page = await browser.post("/logout", follow=True)
+        assert page.user is None, f"{person.name} is still signed in after logging out"
