@@ -20,6 +20,12 @@ whichever node stored first. So no node's events are lost to another's, and each
 the others' within :data:`FLUSH_EVERY` seconds; within that second, the slots are exact per
 node, not across nodes.
 
+In a cluster (``shared=(redis_url, prefix)``) the ``shared_*`` calls count in Redis instead
+(:mod:`actors.shared_counts`), atomically across the nodes: a quota of 25 is 25 for the whole
+cluster, however the requests are spread. They await one round trip to Redis; while Redis
+cannot be reached they count here, as ``hit``, ``acquire``, ``give_back`` and ``reset`` do
+(logged once when it starts and once when it ends). Without a cluster they are those calls.
+
 ``hit`` counts an event and says whether it was within the limit; ``check`` only looks.
 ``acquire`` takes a slot in several counters at once, or in none: a login takes its slot per
 account and per address *before* the password is checked, so however many attempts arrive
@@ -38,6 +44,8 @@ import otp
 from otp import GenServer, NoReply, Ok
 from otp.gen_server import table_of
 from store import Connection, DatabaseError, Repo, Row
+
+from .shared_counts import CountsUnavailable, SharedCounts, decision_args
 
 __all__ = ["FLUSH_EVERY", "NAME", "USER_QUOTA", "Decision", "RateLimiter"]
 
@@ -79,14 +87,16 @@ class _Window:
 
 class _Table(dict[tuple[str, str], _Window]):
     """The windows, and the keys whose window changed or was forgotten since the last
-    flush."""
+    flush; the cluster's counts, if any, and whether they answer."""
 
-    __slots__ = ("changed", "repo")
+    __slots__ = ("alone", "changed", "repo", "shared")
 
-    def __init__(self, repo: Any) -> None:
+    def __init__(self, repo: Any, shared: SharedCounts | None = None) -> None:
         super().__init__()
         self.repo = repo
         self.changed: set[tuple[str, str]] = set()
+        self.shared = shared
+        self.alone = False
 
 
 def _table(limiter: Any) -> _Table:
@@ -99,8 +109,10 @@ class RateLimiter(GenServer):
     ``RateLimiter.child_spec(init_kwargs={"repo": REPO}, name=NAME)`` to keep the counts in
     the database (the Repo must start first)."""
 
-    async def init(self, repo: Any = None) -> Any:
-        table = _Table(repo)
+    async def init(self, repo: Any = None, shared: tuple[str, str] | None = None) -> Any:
+        table = _Table(repo, SharedCounts(*shared) if shared is not None else None)
+        if shared is not None:
+            otp.trap_exit(True)  # terminate closes the connection
         if repo is not None:
             # Trapped, a shutdown runs terminate, which writes the last counts.
             otp.trap_exit(True)
@@ -131,6 +143,8 @@ class RateLimiter(GenServer):
     async def terminate(self, reason: Any, state: _Table | None) -> None:
         if state is not None:
             await _flush(state)
+            if state.shared is not None:
+                await state.shared.close()
 
     @staticmethod
     def hit(
@@ -205,6 +219,85 @@ class RateLimiter(GenServer):
         table = _table(limiter)
         if table.pop((bucket, key), None) is not None:
             table.changed.add((bucket, key))
+
+
+    # -- across the cluster ----------------------------------------------------------------
+
+    @staticmethod
+    async def shared_hit(
+        bucket: str, key: str, limit: int, window: float, cost: int = 1, limiter: Any = NAME
+    ) -> Decision:
+        """:meth:`hit`, counted across the cluster (see the module docstring)."""
+        table = _table(limiter)
+        if table.shared is not None:
+            try:
+                counted = await table.shared.hit(bucket, key, cost, window)
+            except CountsUnavailable as e:
+                _alone(table, e)
+            else:
+                _together(table)
+                return Decision(counted.events <= limit, limit,
+                                *decision_args(counted, limit))
+        return RateLimiter.hit(bucket, key, limit, window, cost, limiter)
+
+    @staticmethod
+    async def shared_acquire(
+        counters: Sequence[tuple[str, str, int]], window: float, limiter: Any = NAME
+    ) -> list[Decision]:
+        """:meth:`acquire`, across the cluster: one Redis script checks and counts every
+        counter, so attempts on different nodes take distinct slots."""
+        table = _table(limiter)
+        if table.shared is not None:
+            try:
+                full, windows = await table.shared.acquire(counters, window)
+            except CountsUnavailable as e:
+                _alone(table, e)
+            else:
+                _together(table)
+                return [Decision(not full or w.events < limit, limit, *decision_args(w, limit))
+                        for w, (_, _, limit) in zip(windows, counters, strict=True)]
+        return RateLimiter.acquire(counters, window, limiter)
+
+    @staticmethod
+    async def shared_give_back(bucket: str, key: str, limiter: Any = NAME) -> None:
+        """:meth:`give_back`, across the cluster."""
+        table = _table(limiter)
+        if table.shared is not None:
+            try:
+                await table.shared.give_back(bucket, key)
+            except CountsUnavailable as e:
+                _alone(table, e)
+            else:
+                _together(table)
+                return
+        RateLimiter.give_back(bucket, key, limiter)
+
+    @staticmethod
+    async def shared_reset(bucket: str, key: str, limiter: Any = NAME) -> None:
+        """:meth:`reset`, across the cluster."""
+        table = _table(limiter)
+        if table.shared is not None:
+            try:
+                await table.shared.reset(bucket, key)
+            except CountsUnavailable as e:
+                _alone(table, e)
+            else:
+                _together(table)
+                return
+        RateLimiter.reset(bucket, key, limiter)
+
+
+def _alone(table: _Table, error: CountsUnavailable) -> None:
+    if not table.alone:
+        table.alone = True
+        log.warning("rate limiter: Redis unreachable (%s); counting on this node alone "
+                    "until it answers", error)
+
+
+def _together(table: _Table) -> None:
+    if table.alone:
+        table.alone = False
+        log.info("rate limiter: Redis answers again; counting across the cluster")
 
 
 # Adds this node's events to the stored window if it still runs, else stores this node's;

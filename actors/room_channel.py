@@ -104,7 +104,8 @@ class RoomChannel(Channel):
         if user_id is None:
             return Reply(("error", SIGN_IN), socket)
         quota = socket.assigns.get("post_quota")
-        if quota is not None and not RateLimiter.hit(USER_QUOTA, str(user_id), *quota).allowed:
+        if quota is not None and not (await RateLimiter.shared_hit(USER_QUOTA, str(user_id),
+                                                                   *quota)).allowed:
             return Reply(("error", RATE_LIMITED), socket)
         fields = payload if isinstance(payload, dict) else {}
         try:

@@ -83,8 +83,9 @@ def root_spec(config: Config) -> ChildSpec:
                       replication=_replication(config)),
         dirty_pool_spec(config.node.dirty_pool_size),
         # Its counts (logins, API quotas) are kept in the Repo's database across restarts.
+        # With [cluster], API quotas count across the nodes too, in Redis.
         RateLimiter.child_spec(id="RateLimiter", name=RATE_LIMITER,
-                               init_kwargs={"repo": REPO}),
+                               init_kwargs={"repo": REPO, "shared": _shared_counts(config)}),
         Mailer.child_spec(adapter_for(config.mail), id="Mailer", name=MAILER),
         TaskSupervisor.child_spec(id="TaskSupervisor", name=TASKS),
         # One SocketSession per connection.
@@ -143,6 +144,11 @@ def _replication(config: Config) -> Replication | None:
     if not cluster.enabled:
         return None
     return Replication(config.node.name, cluster.heartbeat_interval, cluster.down_after)
+
+
+def _shared_counts(config: Config) -> tuple[str, str] | None:
+    cluster = config.cluster
+    return (cluster.redis_url, cluster.prefix) if cluster.enabled else None
 
 
 def _pubsub_adapter(config: Config) -> Adapter | None:

@@ -31,7 +31,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     response: web.StreamResponse
     try:
         await auth.identify(request)
-        quota.count(request)
+        await quota.count(request)
         response = await handler(request)
     except Exception as error:
         response = problem_for(request, error)

@@ -4,7 +4,8 @@ Each API key has its own quota of ``api.rate_limit`` requests per ``api.rate_lim
 seconds (default 1000 an hour); a user's access tokens share one quota; a client sending no
 valid credentials (or a key nobody has) counts against its address, with
 ``api.anonymous_rate_limit``. The counts live in the RateLimiter (``actors.rate_limiter``):
-atomic however many requests arrive at once, and kept in the database across restarts.
+atomic however many requests arrive at once, and kept in the database across restarts; in a
+cluster, counted in Redis, so the quota is the same however the nodes share the requests.
 
 Every ``/api/`` answer says where its caller stands:
 
@@ -38,9 +39,9 @@ QUOTA = web.RequestKey("api_quota", Decision)
 """The caller's standing after this request was counted."""
 
 
-def count(request: web.Request) -> None:
-    """Count ``request`` against its caller's quota (after :func:`web.api.auth.identify`);
-    raises the 429 past it."""
+async def count(request: web.Request) -> None:
+    """Count ``request`` against its caller's quota (after :func:`web.api.auth.identify`),
+    across the cluster when there is one; raises the 429 past it."""
     api = request.app[CONFIG].api
     auth = api_auth(request)
     user = request.get(USER)
@@ -50,7 +51,7 @@ def count(request: web.Request) -> None:
         bucket, key, limit = USER_BUCKET, str(user.id), api.rate_limit
     else:
         bucket, key, limit = ADDRESS_BUCKET, request.remote or "", api.anonymous_rate_limit
-    decision = RateLimiter.hit(bucket, key, limit, api.rate_limit_window)
+    decision = await RateLimiter.shared_hit(bucket, key, limit, api.rate_limit_window)
     request[QUOTA] = decision
     if not decision.allowed:
         wait = max(1, math.ceil(decision.reset_after))
