@@ -15,8 +15,9 @@ never from the command line, where other users and the shell history would see i
 status: 0 when done, 1 if the database could not be opened, 2 for a usage error or invalid
 fields (each printed to stderr as ``hearth: field: message``).
 
-``hearth tree``, ``ps``, ``info``, ``kill``, ``restart``, ``terminate``, ``top`` and ``stats``
-operate a running node through its admin endpoint: see :mod:`hearth.admin_cli`.
+``hearth tree``, ``ps``, ``info``, ``kill``, ``restart``, ``terminate``, ``top``, ``stats`` and
+``nodes`` operate a running node (or, with ``--node``, another node of its cluster) through
+its admin endpoint: see :mod:`hearth.admin_cli`.
 
 ``hearth db migrate``, ``status`` and ``copy`` work on the database without a node: see
 :mod:`hearth.db_cli`. ``serve``, ``users`` and ``db`` refuse a PostgreSQL server that cannot be
