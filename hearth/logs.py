@@ -99,3 +99,6 @@ def configure_logging(level: str) -> None:
     handler.addFilter(Redact())
     logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("aiohttp.server").addFilter(BadRequests())
+    # asyncpg's pool logs a traceback each time it fails to reopen a connection while the
+    # server is down; the Repo reports the outage, and its end, once each (store.repo).
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
