@@ -15,10 +15,10 @@ keys do not accumulate.
 
 Nodes that share one database (PostgreSQL) share the counts: each flush adds the events this
 node counted since its last one to the stored window (or starts it, if the stored one has
-ended) and reads back the sum, which every node then counts on from. A window is the one
-whichever node stored first. So no node's events are lost to another's, and each node sees
-the others' within :data:`FLUSH_EVERY` seconds; within that second, the slots are exact per
-node, not across nodes.
+ended) and reads back the sum, which that node then counts on from. A window is the one
+whichever node stored first. So no node's events are lost to another's, and a node counting
+a key sees the others' events for it within :data:`FLUSH_EVERY` seconds; within that second,
+the slots are exact per node, not across nodes.
 
 In a cluster (``shared=(redis_url, prefix)``) the ``shared_*`` calls count in Redis instead
 (:mod:`actors.shared_counts`), atomically across the nodes: a quota of 25 is 25 for the whole
