@@ -8,10 +8,10 @@ hears every other (``/_admin/nodes``). Each node has its own directory, name and
 token, and short heartbeats (:data:`HEARTBEAT`, :data:`DOWN_AFTER`), so a killed node is down
 for the others within two seconds.
 
-The store: until the PostgreSQL Repo lands, the nodes share one SQLite file in WAL mode (which
-several processes on one machine may use). :data:`STORE` is the one line to change to run
-them on PostgreSQL instead: ``'[repo]\\nurl = "{postgres_url}"'`` with the URL of a
-:func:`hearth.testing.postgres.start_cluster` server.
+The store is the testing kit's (``hearth.testing.node.repo_for``): on a PostgreSQL run
+(``pytest --hearth-repo postgresql``, or ``HEARTH_TEST_REPO=postgresql``) a fresh PostgreSQL
+database that every node uses, as a real cluster does; otherwise one SQLite file in WAL mode,
+which several processes on one machine may share. Either way it is one ``[repo] url``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import aiohttp
 
 from hearth.config import Config, load_config
 from hearth.testing import PASSWORD, Conn, log_in_with_password, redirected_to
+from hearth.testing.node import repo_for
 from hearth.testing.redis_server import RedisServer
 from tests.chaos._node import free_port
 from tests.web.test_user_socket_endpoint import page_token
@@ -45,8 +46,13 @@ STARTUP = 30.0
 WAIT = 10.0
 """Seconds to wait for what a cluster does within a few heartbeats (generous for CI)."""
 
-STORE = '[database]\npath = "{shared}/hearth.db"'
-"""Where every node keeps its data: the shared store (see the module docstring)."""
+
+
+def store_url(shared: Path) -> str:
+    """The ``[repo] url`` every node of the cluster uses (see the module docstring)."""
+    where = repo_for(shared / "hearth.db")
+    return where if "://" in where else f"sqlite:///{where}"
+
 
 CONFIG = """
 [node]
@@ -60,7 +66,8 @@ port = {port}
 shutdown_timeout = 1.0
 access_log = false
 
-{store}
+[repo]
+url = "{store}"
 
 [auth]
 bcrypt_cost = 4
@@ -210,13 +217,14 @@ async def cluster(tmp_path: Path, redis: RedisServer, *names: str,
     docstring."""
     shared = tmp_path / "shared"
     shared.mkdir()
+    store = store_url(shared)
     nodes: dict[str, Node] = {}
     for i, name in enumerate(names):
         directory = tmp_path / name
         directory.mkdir()
         port = free_port()
         text = CONFIG.format(
-            name=name, port=port, store=STORE.format(shared=shared), secret=SECRET_KEY,
+            name=name, port=port, store=store, secret=SECRET_KEY,
             token=ADMIN_TOKEN, seed="true" if i == 0 else "false", rate_limit=rate_limit,
             redis=redis.url, heartbeat=HEARTBEAT, down_after=DOWN_AFTER,
         )
