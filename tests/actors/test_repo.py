@@ -26,6 +26,10 @@ from tests.actors._tree import supervised
 
 NAME = "test.repo"
 
+# The SQLite backend itself (WAL, file modes, threads, descriptors, the write lock), the same
+# in every run; tests/store has the PostgreSQL backend's.
+pytestmark = pytest.mark.sqlite_only("the SQLite backend's own file, threads and locks")
+
 
 @pytest.fixture(autouse=True)
 async def _close_the_repo() -> AsyncIterator[None]:

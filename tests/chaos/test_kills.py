@@ -35,6 +35,10 @@ import pytest
 from ._node import SHUTDOWN_TIMEOUT, ServedNode, children, serving
 from ._room import Lobby, Member, lobby, log_out
 
+# The served nodes keep their own SQLite file, which these tests read and check (PRAGMA
+# integrity_check); tests/store/test_outage.py is the PostgreSQL server killed under writers.
+pytestmark = pytest.mark.sqlite_only("the served nodes' own SQLite file is read and checked")
+
 KILLS = (
     "hearth.repo",
     "hearth.pubsub",
