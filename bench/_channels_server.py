@@ -15,7 +15,9 @@ Phoenix V2 protocol the load generator speaks, at ``/socket/websocket``:
 
 ``hearth-gc`` is the hearth server with the node's collector policy (``otp.GcPolicy()``, or
 the fields given as JSON in a third argument); ``hearth`` keeps the interpreter's collector,
-its pauses measured alike.
+its pauses measured alike. ``hearth-cluster REDIS_PORT NODE`` is one node of a cluster
+(``bench/cluster.py``): the hearth server, with the node's collector policy, its PubSub on
+``otp.RedisAdapter`` over the redis-server at ``REDIS_PORT``.
 
 ``GET /bench/stats?gc=1`` answers the server's resident set (after ``gc.collect()`` when
 asked), its process count (hearth) and its open descriptors; with ``fanouts=1`` also the
@@ -159,12 +161,16 @@ def hearth_app() -> web.Application:
     return app
 
 
-async def hearth_start() -> None:
+async def hearth_start(redis_url: str | None = None, node: str = "bench") -> None:
     import otp
-    from otp import DynamicSupervisor, PubSub
+    from otp import DynamicSupervisor, PubSub, RedisAdapter
 
     otp.trap_exit(True)
-    await PubSub.start_link(name="hearth.pubsub")
+    # hearth-cluster (bench/cluster.py): one node of several, its PubSub on Redis as a
+    # served node's is with [cluster].
+    adapter = RedisAdapter(redis_url, node, b"bench-cluster-secret-0123456789abcdef",
+                           prefix="bench") if redis_url else None
+    await PubSub.start_link(name="hearth.pubsub", adapter=adapter)
     await DynamicSupervisor.start_link(name="hearth.sessions")
 
 
@@ -260,6 +266,9 @@ async def serve(kind: str, host: str) -> None:
     if kind in ("hearth", "hearth-gc"):
         await hearth_start()
         app = hearth_app()
+    elif kind == "hearth-cluster":
+        await hearth_start(f"redis://127.0.0.1:{int(sys.argv[3])}/0", sys.argv[4])
+        app = hearth_app()
     elif kind == "aiohttp":
         app = aiohttp_app()
     else:
@@ -308,11 +317,11 @@ async def serve(kind: str, host: str) -> None:
         # one given), hearth with the interpreter's collector, its pauses measured alike.
         from otp import GcPolicy, apply_gc_policy
 
-        given = orjson.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+        given = orjson.loads(sys.argv[3]) if len(sys.argv) > 3 and kind == "hearth-gc" else {}
         if "thresholds" in given and given["thresholds"] is not None:
             given["thresholds"] = tuple(given["thresholds"])
-        on = GcPolicy(**given) if kind == "hearth-gc" else GcPolicy(freeze=False, tick_ms=0,
-                                                                    thresholds=None)
+        on = GcPolicy(**given) if kind != "hearth" else GcPolicy(freeze=False, tick_ms=0,
+                                                                 thresholds=None)
         apply_gc_policy(on)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()

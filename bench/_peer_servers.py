@@ -14,6 +14,8 @@ client is broadcast to every member of its topic (the sender included) and ackno
   uvloop, WebSocket transport. ``join`` puts the client in the room named by the topic and
   acknowledges; ``new_message`` (``{"topic", "payload"}``) is emitted to that room with
   ``sio.emit`` (the library encodes it once for the room) and acknowledged ``"ok"``.
+- **socketio_redis** (``bench/cluster.py``): the same, one of several nodes sharing rooms
+  through python-socketio's ``AsyncRedisManager`` on the redis-server at ``REDIS_PORT``.
 - **channels_memory** / **channels_redis**: Django Channels, an ``AsyncWebsocketConsumer`` at
   ``/ws/`` served by uvicorn (its default WebSocket implementation, uvloop), with
   ``InMemoryChannelLayer`` or ``channels_redis``' ``RedisChannelLayer`` on the redis-server at
@@ -76,12 +78,16 @@ async def until_stdin_closes() -> None:
 # -- python-socketio ----------------------------------------------------------------------------
 
 
-async def serve_socketio(host: str) -> None:
+async def serve_socketio(host: str, redis_url: str | None = None) -> None:
     import socketio
     from aiohttp import web
 
+    # socketio_redis (bench/cluster.py): one node of several sharing rooms through Redis,
+    # python-socketio's own AsyncRedisManager (each emit published once, fanned out by
+    # every node to its members).
+    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
     sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins="*",
-                               transports=["websocket"])
+                               transports=["websocket"], client_manager=manager)
 
     @sio.on("join")
     async def join(sid: str, topic: str) -> str:
@@ -188,6 +194,8 @@ def main() -> None:
     kind, host = sys.argv[1], sys.argv[2]
     if kind == "socketio":
         coro = serve_socketio(host)
+    elif kind == "socketio_redis":
+        coro = serve_socketio(host, f"redis://127.0.0.1:{int(sys.argv[3])}/0")
     elif kind == "channels_memory":
         coro = serve_channels(host, {"BACKEND": "channels.layers.InMemoryChannelLayer"})
     elif kind == "channels_redis":

@@ -82,7 +82,7 @@ async def test_a_killed_node_leaves_everywhere_and_rejoins_when_restarted(
         await nodes["c"].kill()
 
         for name in ("ann", "ben"):
-            # Within down_after (1.5 s) and a heartbeat: well inside the wait.
+            # Within down_after (3 s) and a heartbeat: inside the wait.
             left = await people[name].expect("presence_leave", who="Cat")
             assert left["left"] == ["c"]
             await people[name].expect("sync", list={"Ann": ["a"], "Ben": ["b"]})
