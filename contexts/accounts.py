@@ -116,10 +116,11 @@ RESET_ADDRESS = "reset.address"
 SIGN_UP_ACCOUNT = "sign_up.account"
 
 
-def _throttle(counters: tuple[tuple[str, str, int], ...], window: float) -> None:
-    """Take this attempt's slot in every counter, or raise :class:`TooManyAttempts` (and
-    count it in none) if any is full."""
-    waits = [d.reset_after for d in RateLimiter.acquire(counters, window) if not d.allowed]
+async def _throttle(counters: tuple[tuple[str, str, int], ...], window: float) -> None:
+    """Take this attempt's slot in every counter, across the cluster when there is one, or
+    raise :class:`TooManyAttempts` (and count it in none) if any is full."""
+    waits = [d.reset_after for d in await RateLimiter.shared_acquire(counters, window)
+             if not d.allowed]
     if waits:
         raise TooManyAttempts(max(waits))
 
@@ -255,9 +256,9 @@ class Accounts:
         except IntegrityError:
             user = None
         auth = self.auth
-        flooded = not RateLimiter.hit(SIGN_UP_ACCOUNT, normalize_email(email),
+        flooded = not (await RateLimiter.shared_hit(SIGN_UP_ACCOUNT, normalize_email(email),
                                       auth.login_limit_per_account,
-                                      auth.login_limit_window).allowed
+                                      auth.login_limit_window)).allowed
         if user is not None:
             to, (subject, body) = user.email, _welcome_mail(user.display_name, base_url)
         else:
@@ -308,19 +309,19 @@ class Accounts:
             (LOGIN_ACCOUNT, account, auth.login_limit_per_account),
             (LOGIN_ADDRESS, address, auth.login_limit_per_address),
         )
-        _throttle(counters, auth.login_limit_window)
+        await _throttle(counters, auth.login_limit_window)
         try:
             user = await self.authenticate(email, password)
         except Exception:
             # Not checked (the Repo or the pool was down): not a guess. A cancelled attempt
             # keeps its slot: its check may be running still, and leaving early must not
             # buy a guesser more checks.
-            RateLimiter.give_back(LOGIN_ACCOUNT, account)
-            RateLimiter.give_back(LOGIN_ADDRESS, address)
+            await RateLimiter.shared_give_back(LOGIN_ACCOUNT, account)
+            await RateLimiter.shared_give_back(LOGIN_ADDRESS, address)
             raise
         if user is not None:
-            RateLimiter.reset(LOGIN_ACCOUNT, account)
-            RateLimiter.give_back(LOGIN_ADDRESS, address)
+            await RateLimiter.shared_reset(LOGIN_ACCOUNT, account)
+            await RateLimiter.shared_give_back(LOGIN_ADDRESS, address)
         return user
 
     async def hash_password(self, password: str) -> str:
@@ -385,11 +386,11 @@ class Accounts:
         is the same as ever but no more mail goes out, so nobody can flood an inbox."""
         auth = self.auth
         if address is not None:
-            _throttle(((RESET_ADDRESS, address, auth.login_limit_per_address),),
+            await _throttle(((RESET_ADDRESS, address, auth.login_limit_per_address),),
                       auth.login_limit_window)
-        flooded = not RateLimiter.hit(RESET_ACCOUNT, normalize_email(email),
+        flooded = not (await RateLimiter.shared_hit(RESET_ACCOUNT, normalize_email(email),
                                       auth.login_limit_per_account,
-                                      auth.login_limit_window).allowed
+                                      auth.login_limit_window)).allowed
         row = None if flooded else await self._user_row(email)
         token = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         token_hash = _token_hash(token)

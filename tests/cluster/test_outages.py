@@ -79,3 +79,24 @@ async def test_a_quota_of_25_across_two_nodes_lets_exactly_25_through(
         assert statuses.count(429) == 15, answers
         left = sorted(int(n or -1) for status, n in answers if status == 200)
         assert left == list(range(25))
+
+
+async def test_login_guesses_count_across_the_nodes(tmp_path: Path, redis: RedisServer) -> None:
+    # auth.login_limit_per_account is 5 for the whole cluster, not 5 on each node.
+    async with cluster(tmp_path, redis, "a", "b") as nodes:
+        await sign_up(nodes["a"], "ann")
+        async with aiohttp.ClientSession() as http:
+
+            async def log_in(node: str, password: str) -> int:
+                async with http.post(f"{nodes[node].url}/api/v1/auth/token",
+                                     json={"email": "ann@example.com",
+                                           "password": password}) as r:
+                    return r.status
+
+            guesses = await asyncio.gather(
+                *(log_in("ab"[i % 2], f"guess {i}") for i in range(12)))
+            right = await log_in("b", PASSWORD)
+
+        assert guesses.count(401) == 5, guesses  # checked, wrong
+        assert guesses.count(429) == 7, guesses  # refused before any check
+        assert right == 429  # the account's five checks are spent on every node
