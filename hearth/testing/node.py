@@ -10,7 +10,7 @@ setup task and stops when :meth:`TestNode.stop` is called (the fixtures of
 Only one node runs at a time in a test process: its processes are registered under the
 node's names (``hearth.repo``, ``hearth.pubsub``, ...), as in a served node.
 
-On a PostgreSQL run (``pytest --hearth-repo postgresql``, or ``HEARTH_TEST_REPO``: see
+On a PostgreSQL run (``pytest --hearth-repo postgresql``, or ``PYTEST_HEARTH_REPO``: see
 :mod:`hearth.testing.plugin`) each node's database is a PostgreSQL database of its own,
 made for its ``database.path`` from a template migrated once per run (``CREATE DATABASE ...
 TEMPLATE``, a few tens of milliseconds) and dropped when the test that made it ends (or its

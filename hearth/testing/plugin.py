@@ -16,7 +16,8 @@ Fixtures:
 Every mock of :mod:`hearth.testing.mocks` is verified when its test's body ends (Mox's
 ``verify_on_exit!``): a missing call fails the test that expected it; then it is reset.
 
-``--hearth-repo`` (default: the ``HEARTH_TEST_REPO`` environment variable, else SQLite)
+``--hearth-repo`` (default: the ``PYTEST_HEARTH_REPO`` environment variable, else SQLite: not
+``HEARTH_*``, which the node's configuration would read as a setting)
 chooses the database of every node the kit starts: ``postgresql`` starts a throwaway
 PostgreSQL cluster for the run (:mod:`hearth.testing.postgres`), a ``postgresql://`` URL
 uses that server (its user must be allowed to create databases). Each test then gets
@@ -47,7 +48,7 @@ MARKER = "hearth_config"
 
 
 REPO_OPTION = "--hearth-repo"
-REPO_ENV = "HEARTH_TEST_REPO"
+REPO_ENV = "PYTEST_HEARTH_REPO"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
