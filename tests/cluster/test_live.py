@@ -46,15 +46,16 @@ async def test_a_live_page_rendered_on_a_runs_on_b(tmp_path: Path, redis: RedisS
 
         url = (f"{nodes['b'].url}/live/websocket?vsn=2.0.0"
                f"&_csrf_token={html.unescape(csrf.group(1))}")
-        async with aiohttp.ClientSession(headers={"Cookie": f"{COOKIE}={cookie}"}) as http:
-            async with http.ws_connect(url, origin=nodes["b"].url) as ws:
-                await ws.send_str(json.dumps(["1", "1", topic, "phx_join", {
-                    "url": f"{nodes['b'].url}/counter", "params": {"_mounts": 0},
-                    "session": session, "static": ""}]))
-                joined = await _reply(ws, "1")
-                await ws.send_str(json.dumps(["1", "2", topic, "event", {
-                    "type": "click", "event": "inc", "value": {}}]))
-                clicked = await _reply(ws, "2")
+        headers = {"Cookie": f"{COOKIE}={cookie}"}
+        async with aiohttp.ClientSession(headers=headers) as http, \
+                http.ws_connect(url, origin=nodes["b"].url) as ws:
+            await ws.send_str(json.dumps(["1", "1", topic, "phx_join", {
+                "url": f"{nodes['b'].url}/counter", "params": {"_mounts": 0},
+                "session": session, "static": ""}]))
+            joined = await _reply(ws, "1")
+            await ws.send_str(json.dumps(["1", "2", topic, "event", {
+                "type": "click", "event": "inc", "value": {}}]))
+            clicked = await _reply(ws, "2")
 
     assert joined["status"] == "ok", joined
     assert "Count: " in json.dumps(joined["response"]["rendered"])
