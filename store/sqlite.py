@@ -193,7 +193,7 @@ class SqliteStore:
                 raise Retry
             # One trip to the connection's thread, where execute, fetchall and close are
             # three.
-            return list(await conn.execute_fetchall(sql, params))
+            return list(await conn.execute_fetchall(for_sqlite(sql), params))
         except (sqlite3.Error, ValueError) as e:
             if self.released:
                 # Interrupted, or closed, by the Repo's exit: a read is safe to ask again.

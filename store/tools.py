@@ -158,6 +158,8 @@ async def copy(source: Target, target: Target,
                progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Copy every row of ``source`` into ``target`` (see the module's docstring); the rows
     copied per table. ``progress(table, rows)`` is told of each table once it is done."""
+    if source == target:
+        raise CopyError(f"{source.shown} is both the source and the target")
     async with _opened(source) as src, _opened(target, create=True) as dst:
         version = await src.version()
         if version != known_version():

@@ -228,3 +228,11 @@ async def test_copy_with_a_bad_url_exits_2_naming_the_option(tmp_path: Path, fla
 
     assert code == 2
     assert f"hearth: {flag}: unknown scheme 'ftp'" in err
+
+
+async def test_copy_refuses_a_database_into_itself(tmp_path: Path, pg_url: str) -> None:
+    code, _, err = await hearth(tmp_path, "db", "copy", "--to", pg_url,
+                                HEARTH_REPO_URL=pg_url)
+
+    assert code == 1
+    assert f"{pg_url} is both the source and the target" in err
