@@ -42,6 +42,7 @@ __all__ = [
     "Post",
     "can_modify",
     "can_see",
+    "changed_elsewhere",
     "count_posts",
     "create_post",
     "delete_post",
@@ -103,8 +104,16 @@ _generation = 0
 def generation() -> int:
     """A number that changes, before the change is broadcast, whenever what anyone may see
     of the published posts changes: a cache of public lists keyed by it is never stale.
-    Every such change goes through this module, in this node."""
+    Every such change goes through this module, in this node; in a cluster, another node's
+    changes move it on when their events arrive (:func:`changed_elsewhere`)."""
     return _generation
+
+
+def changed_elsewhere() -> None:
+    """Another node stored a change to the published posts (its event came through the
+    cluster's PubSub): lists kept here are no longer fresh (``actors.posts_freshness``)."""
+    global _generation
+    _generation += 1
 
 
 def _publish(kind: str, post: dict[str, Any], pubsub: Any) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 
 from actors.mailer import NAME as MAILER
 from actors.mailer import Mailer, adapter_for
+from actors.posts_freshness import NAME as POSTS_FRESHNESS
+from actors.posts_freshness import PostsFreshness
 from actors.rate_limiter import NAME as RATE_LIMITER
 from actors.rate_limiter import RateLimiter
 from channels.presence import Replication, presence_spec
@@ -113,12 +115,14 @@ def cli_spec(config: Config) -> ChildSpec:
 
 
 def _cluster(config: Config) -> list[ChildSpec]:
-    """With [cluster]: the heartbeats that tell every node who else is up."""
+    """With [cluster]: the heartbeats that tell every node who else is up, and the
+    subscriber that keeps this node's post lists fresh when another node changes a post."""
     cluster = config.cluster
     if not cluster.enabled:
         return []
     return [Nodes.child_spec(PUBSUB, config.node.name, cluster.heartbeat_interval,
-                             cluster.down_after, _node_info(config), id="Nodes", name=NODES)]
+                             cluster.down_after, _node_info(config), id="Nodes", name=NODES),
+            PostsFreshness.child_spec(PUBSUB, id="PostsFreshness", name=POSTS_FRESHNESS)]
 
 
 def _node_info(config: Config) -> Callable[[], Awaitable[dict[str, Any]]]:

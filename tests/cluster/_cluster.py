@@ -9,7 +9,7 @@ token, and short heartbeats (:data:`HEARTBEAT`, :data:`DOWN_AFTER`), so a killed
 for the others within a few seconds (and a node merely slowed by a busy CI machine is not).
 
 The store is the testing kit's (``hearth.testing.node.repo_for``): on a PostgreSQL run
-(``pytest --hearth-repo postgresql``, or ``HEARTH_TEST_REPO=postgresql``) a fresh PostgreSQL
+(``pytest --hearth-repo postgresql``, or ``PYTEST_HEARTH_REPO=postgresql``) a fresh PostgreSQL
 database that every node uses, as a real cluster does; otherwise one SQLite file in WAL mode,
 which several processes on one machine may share. Either way it is one ``[repo] url``.
 """
