@@ -24,12 +24,13 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
+
+from hearth.testing.ports import free_port as _free_port
 
 __all__ = ["Cluster", "ClusterError", "find_binaries", "start_cluster"]
 
@@ -65,13 +66,6 @@ def _server_user() -> str | None:
             return name
     raise ClusterError("running as root, and there is no postgres or nobody account to run "
                        "the server as")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hearth.testing.ports import free_port as _free_port
+
 __all__ = ["RedisError", "RedisServer", "find_redis_server", "start_redis"]
 
 START_TIMEOUT = 20.0
@@ -30,13 +32,6 @@ def find_redis_server() -> str | None:
     """The ``redis-server`` executable, or ``None``."""
     return shutil.which("redis-server") or (
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from hearth.config import Config, load_config
+from hearth.testing.ports import free_port
 
 ADMIN_TOKEN = "a-chaos-admin-token-0123456789abcdefghij"
 SHUTDOWN_TIMEOUT = 2.0
@@ -60,15 +60,6 @@ rate_limit = 1000000
 
 _RECORD = re.compile(r"\d{4}-\d\d-\d\d ")
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-
-
-def free_port() -> int:
-    """A port nobody listens on now: the node is given a fixed one, so that a restarted
-    Endpoint comes back where the clients reconnect (port 0 would pick another)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -28,8 +28,9 @@ import pytest_asyncio
 from aiohttp import ClientSession, web
 
 from hearth.testing.node import dotted
+from hearth.testing.ports import free_port
 
-from ._provider import SECRETS, RunningProvider, free_port, start_provider
+from ._provider import SECRETS, RunningProvider, start_provider
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,9 @@ import aiohttp
 
 import otp
 from hearth.config import load_config
+from hearth.testing.ports import free_port
 from otp import Down, Pid, Supervisor
 from web.endpoint import NAME, Endpoint
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def get_health(port: int) -> dict[str, Any]:
