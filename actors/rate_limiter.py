@@ -228,17 +228,10 @@ class RateLimiter(GenServer):
         bucket: str, key: str, limit: int, window: float, cost: int = 1, limiter: Any = NAME
     ) -> Decision:
         """:meth:`hit`, counted across the cluster (see the module docstring)."""
-        table = _table(limiter)
-        if table.shared is not None:
-            try:
-                counted = await table.shared.hit(bucket, key, cost, window)
-            except CountsUnavailable as e:
-                _alone(table, e)
-            else:
-                _together(table)
-                return Decision(counted.events <= limit, limit,
-                                *decision_args(counted, limit))
-        return RateLimiter.hit(bucket, key, limit, window, cost, limiter)
+        counted = await _in_redis(_table(limiter), "hit", bucket, key, cost, window)
+        if counted is _ALONE:
+            return RateLimiter.hit(bucket, key, limit, window, cost, limiter)
+        return Decision(counted.events <= limit, limit, *decision_args(counted, limit))
 
     @staticmethod
     async def shared_acquire(
@@ -246,45 +239,42 @@ class RateLimiter(GenServer):
     ) -> list[Decision]:
         """:meth:`acquire`, across the cluster: one Redis script checks and counts every
         counter, so attempts on different nodes take distinct slots."""
-        table = _table(limiter)
-        if table.shared is not None:
-            try:
-                full, windows = await table.shared.acquire(counters, window)
-            except CountsUnavailable as e:
-                _alone(table, e)
-            else:
-                _together(table)
-                return [Decision(not full or w.events < limit, limit, *decision_args(w, limit))
-                        for w, (_, _, limit) in zip(windows, counters, strict=True)]
-        return RateLimiter.acquire(counters, window, limiter)
+        answer = await _in_redis(_table(limiter), "acquire", counters, window)
+        if answer is _ALONE:
+            return RateLimiter.acquire(counters, window, limiter)
+        full, windows = answer
+        return [Decision(not full or w.events < limit, limit, *decision_args(w, limit))
+                for w, (_, _, limit) in zip(windows, counters, strict=True)]
 
     @staticmethod
     async def shared_give_back(bucket: str, key: str, limiter: Any = NAME) -> None:
         """:meth:`give_back`, across the cluster."""
-        table = _table(limiter)
-        if table.shared is not None:
-            try:
-                await table.shared.give_back(bucket, key)
-            except CountsUnavailable as e:
-                _alone(table, e)
-            else:
-                _together(table)
-                return
-        RateLimiter.give_back(bucket, key, limiter)
+        if await _in_redis(_table(limiter), "give_back", bucket, key) is _ALONE:
+            RateLimiter.give_back(bucket, key, limiter)
 
     @staticmethod
     async def shared_reset(bucket: str, key: str, limiter: Any = NAME) -> None:
         """:meth:`reset`, across the cluster."""
-        table = _table(limiter)
-        if table.shared is not None:
-            try:
-                await table.shared.reset(bucket, key)
-            except CountsUnavailable as e:
-                _alone(table, e)
-            else:
-                _together(table)
-                return
-        RateLimiter.reset(bucket, key, limiter)
+        if await _in_redis(_table(limiter), "reset", bucket, key) is _ALONE:
+            RateLimiter.reset(bucket, key, limiter)
+
+
+_ALONE: Any = object()
+"""What :func:`_in_redis` answers when the count must be made on this node alone."""
+
+
+async def _in_redis(table: _Table, op: str, *args: Any) -> Any:
+    """``table.shared.<op>(*args)``'s answer, or :data:`_ALONE` when there is no cluster or
+    Redis does not answer (logged once each way)."""
+    if table.shared is None:
+        return _ALONE
+    try:
+        answer = await getattr(table.shared, op)(*args)
+    except CountsUnavailable as e:
+        _alone(table, e)
+        return _ALONE
+    _together(table)
+    return answer
 
 
 def _alone(table: _Table, error: CountsUnavailable) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 import pytest
 import uvloop
 
 from hearth.testing import node as test_nodes
+from hearth.testing.redis_server import RedisServer, start_redis
 from otp import _kernel as k
 
 
@@ -29,3 +30,11 @@ async def _no_leftover_processes() -> AsyncIterator[None]:
         if ident not in before:
             proc._signal(None, k.KILL)
     logging.getLogger("otp").setLevel(logging.NOTSET)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the module's tests, on a free port (stopped at its end)."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

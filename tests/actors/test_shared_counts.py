@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 import otp
 from actors.rate_limiter import RateLimiter
-from hearth.testing.redis_server import RedisServer, start_redis
+from hearth.testing.redis_server import RedisServer
 
 NODES = ("limiter.a", "limiter.b")
 
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from hearth.testing.redis_server import RedisServer, start_redis
+from hearth.testing.redis_server import RedisServer
 from tests.interop.conftest import ROOT, Run, Script, node_bin  # noqa: F401 (a fixture)
 
 JS = Path(__file__).resolve().parent / "js"
 
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,24 +3,14 @@ other's heartbeats; one that stops is down for the other after ``down_after``.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 import otp
-from hearth.testing.redis_server import RedisServer, start_redis
+from hearth.testing.redis_server import RedisServer
 from otp import EVENTS_TOPIC, NodeDown, Nodes, NodeUp, PubSub, RedisAdapter
 
 from ._mailbox import expect
 
 SECRET = b"the-cluster-secret-of-these-tests-0123456789"
 
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 async def node(redis_server: RedisServer, name: str, connections: int) -> otp.Pid:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 
 import otp
-from hearth.testing.redis_server import RedisServer, start_redis
+from hearth.testing.redis_server import RedisServer
 from otp import LINK_TOPIC, LinkChanged, Pid, PubSub, RedisAdapter
 
 from ._mailbox import expect, nothing_before
 
 SECRET = b"the-cluster-secret-of-these-tests-0123456789"
 
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture
