@@ -128,7 +128,8 @@ async def find_or_create_user(profile: Profile, label: str, *, repo: Any = REPO,
                     "account page."
                 )
             user = _user(row)
-            await _insert_identity(conn, user.id, profile, now, label)
+            if not await _insert_identity(conn, user.id, profile, now, label):
+                return user, "known"  # a sign-in at the same moment linked it first
             return user, "linked"
         if not profile.email_verified:
             raise EmailNotVerified(
@@ -239,9 +240,14 @@ async def _user_by_identity(conn: Any, profile: Profile, now: float) -> User | N
 
 
 async def _insert_identity(conn: Any, user_id: int, profile: Profile, now: float,
-                           label: str) -> None:
-    if await fetch_one_in(conn, "SELECT uid FROM identities WHERE user_id = ? AND provider = ?",
-                          (user_id, profile.provider)) is not None:
+                           label: str) -> bool:
+    """Link ``profile`` to the user; False when that very identity is linked already (on
+    PostgreSQL each statement sees what other sign-ins committed since the first)."""
+    held = await fetch_one_in(conn, "SELECT uid FROM identities WHERE user_id = ? AND provider = ?",
+                              (user_id, profile.provider))
+    if held is not None:
+        if held["uid"] == profile.uid:
+            return False
         raise TakenIdentity(
             f"Another {label} account is linked to this user already: unlink it on the "
             "account page first."
@@ -251,6 +257,7 @@ async def _insert_identity(conn: Any, user_id: int, profile: Profile, now: float
         " VALUES (?, ?, ?, ?, ?, ?)",
         (user_id, profile.provider, profile.uid, profile.email, now, now),
     )
+    return True
 
 
 def _email(profile: Profile, label: str) -> str:
