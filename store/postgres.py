@@ -233,6 +233,19 @@ class PostgresStore:
             **connect_options(self.target),
         )
 
+    async def open(self) -> list[int]:
+        """Open the pool and migrate the database; returns the migrations applied. A pool
+        that could not finish is closed again."""
+        try:
+            await self.start()
+            async with self.pool.acquire() as conn:
+                return await migrate(conn, self.target.shown)
+        except BaseException:
+            if self.pool is not None:
+                self.pool.terminate()
+                self.pool = None
+            raise
+
     async def _watch(self, conn: Any) -> None:
         conn.add_termination_listener(self._terminated)
 
@@ -363,9 +376,18 @@ async def open_store(target: PostgresTarget, name: Any,
     migrations applied. ``on_exit(release)`` is called before any connection opens."""
     store = PostgresStore(target, name, notify)
     on_exit(store.release)
-    await store.start()
-    async with store.pool.acquire() as conn:
-        applied = await migrate(conn, target.shown)
+    try:
+        applied = await store.open()
+    except Exception as e:
+        if not is_lost(e):
+            raise  # refused credentials, no such database, a schema too new: not passing
+        # The server is unreachable (a Repo restarted during an outage; ``hearth serve``
+        # checks it before the first start): serve as unavailable and wait for it.
+        store.available = False
+        store.down_since = time.monotonic()
+        store.last_error = describe_failure(e)
+        notify(("lost", e))
+        return store, []
     return store, applied
 
 

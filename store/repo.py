@@ -155,6 +155,8 @@ class Repo(GenServer):
         if kind == "check" and (self._probing or not store.available):
             return
         failure = await store.probe()
+        if failure is None and store.pool is None:
+            failure = await self._open(store)
         if failure is None:
             if not store.available:
                 down = time.monotonic() - (store.down_since or time.monotonic())
@@ -171,6 +173,20 @@ class Repo(GenServer):
         log.debug("repo: %s still unreachable: %s", store.shown, store.last_error)
         self._retry_in = min(self._retry_in * 2, postgres.RETRY_MOST)
         otp.send_after(self.pid, (_PROBE, "retry"), self._retry_in)
+
+    async def _open(self, store: PostgresStore) -> BaseException | None:
+        """Open the pool of a Repo that started while its server was unreachable; the error
+        if the server went again. One it refuses for good (the login, a schema too new)
+        stops the Repo."""
+        try:
+            applied = await store.open()
+        except Exception as e:
+            if not postgres.is_lost(e):
+                raise
+            return e
+        if applied:
+            log.info("repo: %s migrated to version %d", store.shown, applied[-1])
+        return None
 
     async def terminate(self, reason: Any, state: Store | None) -> None:
         if state is not None:
@@ -225,8 +241,12 @@ class Repo(GenServer):
     @staticmethod
     def describe(repo: Any = NAME) -> dict[str, Any]:
         """What the Repo at ``repo`` is on and whether it serves: ``backend``, ``url`` (no
-        password), ``available``, and while it is not, ``down_for`` seconds and ``error``."""
-        store: Store = otp.gen_server.table_of(repo, Repo)
+        password), ``available``, and while it is not, ``down_for`` seconds and ``error``.
+        Raises :class:`~otp.NoProcess` when none runs, :class:`RepoUnavailable` while it
+        starts."""
+        store: Store | None = otp.gen_server.table_of(repo, Repo)
+        if store is None:
+            raise RepoUnavailable(repo, "is starting")
         info: dict[str, Any] = {"backend": store.dialect, "url": store.shown,
                                 "available": store.available and not store.released}
         if type(store) is PostgresStore and store.down_since is not None:

@@ -12,7 +12,10 @@ others is narrowed to 0600), switches the file to WAL and applies the pending mi
 Connections are given back once, whichever way the Repo exits: :meth:`SqliteStore.release`,
 called by its exit hook, interrupts what they run (a transaction in progress is rolled back)
 and closes each on its own thread, so the write lock and the threads never outlive the
-process.
+process. A Repo that starts on the same file waits (up to :data:`CLOSE_WAIT`) for those
+threads to end before it opens its own: SQLite cannot close a connection's descriptor while
+other connections of the process hold locks on the file, so a close that came after the new
+ones opened would leave the descriptor open.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from .url import SqliteTarget
 __all__ = ["SqliteConnection", "SqliteStore", "migrate", "open_store"]
 
 DIALECT = "sqlite"
+
+CLOSE_WAIT = 5.0
+"""Seconds a starting Repo waits for a released Repo's connections on its file to close."""
+
+# Futures resolved as released connections close, by file (see _closed_before).
+_closing: dict[Path, list[asyncio.Future[None]]] = {}
 
 
 def translate(error: sqlite3.Error) -> DatabaseError:
@@ -110,9 +119,10 @@ def _run_many(conn: aiosqlite.Connection, sql: str, params: Iterable[Params]) ->
 class _Connections:
     """Every connection a store opened, given back once, whichever way the Repo exits."""
 
-    __slots__ = ("all", "closing", "released")
+    __slots__ = ("all", "closing", "path", "released")
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.all: list[aiosqlite.Connection] = []
         self.closing = False
         self.released = False
@@ -130,6 +140,10 @@ class _Connections:
         if self.released:
             return
         self.released = True
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         for conn in self.all:
             # sqlite3's interrupt() is safe from another thread while the connection is
             # open; it is closed only on its own thread, by the close queued below, or by
@@ -139,10 +153,21 @@ class _Connections:
                 with contextlib.suppress(sqlite3.Error):
                     raw.interrupt()
             if conn._running:
-                _queue_close(conn)
+                closed = loop.create_future() if loop is not None else None
+                _queue_close(conn, closed)
+                if closed is not None:
+                    _closing.setdefault(self.path, []).append(closed)
 
 
-def _queue_close(conn: aiosqlite.Connection) -> None:
+async def _closed_before(path: Path) -> None:
+    """Wait until connections released on ``path`` have closed (see the module's text)."""
+    loop = asyncio.get_running_loop()
+    pending = [f for f in _closing.pop(path, []) if f.get_loop() is loop and not f.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=CLOSE_WAIT)
+
+
+def _queue_close(conn: aiosqlite.Connection, closed: asyncio.Future[None] | None) -> None:
     """What aiosqlite's ``stop()`` does (0.21 and later), less the future it would resolve
     on the loop: a node that is exiting may have closed its loop by the time the close runs,
     and the thread would die on that instead of ending."""
@@ -150,11 +175,21 @@ def _queue_close(conn: aiosqlite.Connection) -> None:
 
     def close() -> object:
         raw, conn._connection = conn._connection, None
-        if raw is not None:
-            raw.close()
+        try:
+            if raw is not None:
+                raw.close()
+        finally:
+            if closed is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    closed.get_loop().call_soon_threadsafe(_resolve, closed)
         return _STOP_RUNNING
 
     conn._tx.put_nowait((None, close))
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class SqliteStore:
@@ -298,7 +333,8 @@ async def open_store(target: SqliteTarget, on_exit: Callable[[Callable[[], None]
     opens, so the caller's exit hook gives back even those a kill interrupts."""
     db = target.path
     _prepare(db)
-    connections = _Connections()
+    await _closed_before(db)
+    connections = _Connections(db)
     on_exit(connections.release)
     writer = await _connect(db, connections)
     await writer.execute("PRAGMA journal_mode = WAL")

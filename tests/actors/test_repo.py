@@ -290,6 +290,40 @@ async def test_reads_during_a_restart_wait_for_the_restarted_repo(tmp_path: Path
         await until(lambda: not any(t.is_alive() for t in killed))
 
 
+async def test_a_restarted_repo_opens_only_once_the_killed_ones_connections_closed(
+    tmp_path: Path,
+) -> None:
+    # SQLite cannot close a connection's file while other connections of the process hold
+    # locks on it: had the restarted Repo opened first, the killed writer's descriptor would
+    # stay open.
+    db = tmp_path / "hearth.db"
+    async with supervised([Repo.child_spec(str(db), 1, name=NAME)]):
+        before = db_descriptors(db)
+        pid = otp.whereis(NAME)
+        assert pid is not None
+        writer = otp.gen_server.table_of(NAME, Repo).writer
+        slow = threading.Event()  # the killed writer's close, made slow
+        writer._tx.put_nowait((asyncio.get_running_loop().create_future(),
+                               lambda: slow.wait(10)))
+        threading.Timer(0.3, slow.set).start()
+        otp.exit(pid, "kill")
+        await until(restarted(pid))
+        await until(lambda: otp.gen_server.table_of(NAME, Repo) is not None)
+
+        await until(lambda: not writer._thread.is_alive())
+        assert db_descriptors(db) == before
+        assert (await Repo.fetch_all("SELECT COUNT(*) FROM rooms", repo=NAME))[0][0] >= 0
+
+
+def db_descriptors(db: Path) -> int:
+    """How many descriptors of this process are open on the database file itself."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found += os.readlink(f"/proc/self/fd/{fd}") == str(db)
+    return found
+
+
 async def test_a_repo_that_stays_down_is_a_clear_retryable_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

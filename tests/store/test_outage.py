@@ -17,6 +17,7 @@ from hearth.testing.postgres import Cluster, find_binaries, start_cluster
 from store import RESTART_WAIT, Connection, Repo, RepoLost, RepoUnavailable
 from store import postgres as pg_backend
 from tests.actors._tree import supervised
+from tests.actors.test_repo import until
 
 NAME = "test.repo"
 WRITERS = 8
@@ -143,3 +144,53 @@ async def test_a_killed_server_is_reported_refused_and_resumed_with_nothing_lost
     missing = [slug for slug in acknowledged if slug not in stored]
     assert missing == []  # nothing acknowledged was lost
     assert len(acknowledged) - resumed_at >= BATCH  # writes resumed
+
+
+async def test_a_repo_killed_while_the_server_is_down_restarts_and_waits_for_it(
+    own_cluster: Cluster,
+) -> None:
+    url = own_cluster.url("restarts")
+    admin = await asyncpg.connect(own_cluster.url())
+    await admin.execute("CREATE DATABASE restarts")
+    await admin.close()
+    log = logging.getLogger("store.repo")
+    back = Said("is back after")
+    log.addHandler(back)
+    try:
+        async with supervised([Repo.child_spec(url, name=NAME)]) as sup:
+            await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('before',"
+                               " 'B', 1)", repo=NAME)
+            await asyncio.to_thread(own_cluster.stop, "immediate")
+            # As many kills as the supervisor's restart intensity allows (3 in 5 s): each
+            # restart must start, unavailable, not fail its init against the stopped server
+            # (restarts that fail use the intensity up at once, and the tree gives up).
+            for _ in range(3):
+                pid = otp.whereis(NAME)
+                assert pid is not None
+                otp.exit(pid, "kill")
+                await until(lambda pid=pid: otp.whereis(NAME) not in (None, pid)
+                            and serving_or_not())
+            assert otp.is_alive(sup)
+            with pytest.raises(RepoUnavailable, match="cannot reach its database"):
+                await Repo.fetch_all("SELECT 1", repo=NAME)
+            assert Repo.describe(NAME)["available"] is False
+
+            await asyncio.to_thread(own_cluster.start)
+            await back.event.wait()
+            await Repo.execute("INSERT INTO rooms (slug, name, created_at) VALUES ('after',"
+                               " 'A', 1)", repo=NAME)
+            slugs = [row["slug"] for row in await Repo.fetch_all(
+                "SELECT slug FROM rooms WHERE name IN ('A', 'B') ORDER BY id",
+                repo=NAME)]
+    finally:
+        log.removeHandler(back)
+    assert slugs == ["before", "after"]
+
+
+def serving_or_not() -> bool:
+    """Whether the Repo at NAME is past its init (it has a store, available or not)."""
+    try:
+        Repo.describe(NAME)
+    except (otp.NoProcess, RepoUnavailable):
+        return False
+    return True
