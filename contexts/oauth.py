@@ -42,6 +42,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -66,6 +67,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from actors.rate_limiter import RateLimiter
 from actors.repo import NAME as REPO
 from actors.repo import Repo
 from hearth.config import OAuthConfig, OAuthProviderConfig
@@ -110,6 +112,9 @@ _MAX_STATE = 256
 _SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
                        "ES512", "EdDSA")
 
+START_ADDRESS = "oauth_start.address"
+"""The rate limiter's bucket of sign-ins started, by client address."""
+
 
 class OAuthError(Exception):
     """A sign-in with a provider did not happen; the message says why, for the person."""
@@ -125,6 +130,17 @@ class Denied(OAuthError):
     def __init__(self, message: str, error: str) -> None:
         super().__init__(message)
         self.error = error
+
+
+class TooManyStarts(OAuthError):
+    """This client address started more sign-ins than ``[oauth] start_limit_per_address``
+    allows in a window; it may try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(f"Too many sign-ins started from your address: try again in "
+                         f"{minutes} minute{'s' if minutes != 1 else ''}.")
+        self.retry_after = retry_after
 
 
 class Unavailable(OAuthError):
@@ -219,11 +235,18 @@ class OAuth:
     # -- the two steps -----------------------------------------------------------------------
 
     async def begin(self, name: str, browser: str, next_path: str,
-                    user_id: int | None = None) -> str:
+                    user_id: int | None = None, address: str = "") -> str:
         """Start signing in (or, with ``user_id``, linking) with provider ``name`` from the
-        browser session ``browser`` names; returns the URL to send the browser to. Raises
-        :class:`Unavailable` when the provider's discovery document cannot be had."""
+        browser session ``browser`` names, at client ``address``; returns the URL to send
+        the browser to. Raises :class:`TooManyStarts` past the address's limit (counted
+        across the cluster), :class:`Unavailable` when the provider's discovery document
+        cannot be had."""
         provider = self._provider(name)
+        started = await RateLimiter.shared_hit(START_ADDRESS, address,
+                                               self.config.start_limit_per_address,
+                                               self.config.start_limit_window)
+        if not started.allowed:
+            raise TooManyStarts(started.reset_after)
         async with self._talking_to(provider):
             metadata = await self._metadata_of(provider)
         state = secrets.token_urlsafe(32)

@@ -527,6 +527,12 @@ class OAuthConfig:
     # Seconds a sign-in may take at the provider before its state is refused.
     state_ttl: float = field(default=600.0, metadata=_check(lambda v: 0 < v <= 3600,
                                                             "seconds, more than 0, at most 3600"))
+    # Sign-ins one client address may start within start_limit_window seconds (each stores
+    # a flow: without a bound, anyone could fill the table).
+    start_limit_per_address: int = field(default=30, metadata=_check(
+        lambda v: v >= 1, "at least 1"))
+    start_limit_window: float = field(default=300.0, metadata=_check(
+        lambda v: 0 < v <= 86400, "seconds, more than 0, at most 86400"))
     providers: tuple[OAuthProviderConfig, ...] = ()
 
     def provider(self, name: str) -> OAuthProviderConfig | None:
@@ -675,7 +681,7 @@ def _put_provider_key(values: dict[str, dict[str, Any]], name: str, key: str, ra
 
 def _providers(tables: dict[str, dict[str, Any]]) -> tuple[OAuthProviderConfig, ...]:
     providers = []
-    for name, table in sorted(tables.items()):
+    for name, table in tables.items():  # the file's order: the login page's buttons
         provider = OAuthProviderConfig(name=name, **table)
         where = f"oauth.providers.{name}"
         if not provider.client_id:

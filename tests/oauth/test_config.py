@@ -47,6 +47,7 @@ async def test_providers_come_from_tables_and_the_environment(tmp_path: Path) ->
     github = config.oauth.provider("github")
     assert github is not None and github.client_secret == "from-the-environment"
     assert "from-the-environment" not in repr(config) and "google-secret" not in repr(config)
+    assert list(shown) == ["github", "google", "corp"]  # the file's order, the buttons'
     assert shown == {
         "corp": ("oidc", "Corp SSO", "openid email profile",
                  "https://hearth.example.com/auth/corp/callback"),

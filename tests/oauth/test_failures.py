@@ -198,3 +198,25 @@ async def test_no_code_state_or_secret_reaches_the_log(
     assert "user 1 signed in with basic (created)" in logged
     for secret in (query["code"], query["state"], "basic-client-secret-of-the-tests"):
         assert secret not in logged
+
+
+@pytest.mark.hearth_config({"oauth.start_limit_per_address": 3})
+async def test_one_address_starting_sign_ins_without_end_is_stopped(
+    hearth_node: TestNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each start stores a flow; a new browser session per start gets round the per-browser
+    # bound, so the address is counted: here four browsers from one address.
+    sent = []
+    for _ in range(3):
+        async with Browser(hearth_node) as browser:
+            sent.append(await browser.start("basic"))
+    async with Browser(hearth_node) as browser:
+        await browser.conn.get("/login")
+        flash = await refused_on_the_login_page(browser,
+                                                await browser.conn.post("/auth/basic", {}))
+    flows = await Repo.fetch_one("SELECT COUNT(*) FROM oauth_flows")
+
+    assert ["state" in URL(url).query for url in sent] == [True, True, True]
+    assert flash.startswith("Too many sign-ins started from your address: try again in ")
+    assert flows is not None and flows[0] == 3
+    assert refusals(caplog) == ["sign-in with basic refused: TooManyStarts: " + flash]

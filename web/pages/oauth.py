@@ -47,7 +47,8 @@ async def start(request: web.Request) -> web.Response:
     next_path = local_path(text(form, "next"))
     try:
         url = await request.app[OAUTH].begin(provider.name, _browser(request), next_path,
-                                             user.id if user is not None else None)
+                                             user.id if user is not None else None,
+                                             address=request.remote or "")
     except OAuthError as e:
         _refused(request, provider, e)
         raise web.HTTPSeeOther(back) from None
